@@ -1,0 +1,5 @@
+import sys
+
+from pf.cli import main
+
+sys.exit(main())
