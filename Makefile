@@ -1,0 +1,39 @@
+# Set-up is two commands on a fresh machine (see README):
+#   make reports   build every table and figure of the embedded offline default
+#   make test      run the test suite
+# Each creates the virtual environment it needs from requirements/lock.txt.
+
+PYTHON ?= python3
+VENV   ?= .venv
+CORES  ?= $(shell nproc 2>/dev/null || echo 2)
+CONFIG ?= config/config.yaml
+BIN    := $(VENV)/bin
+OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+
+.PHONY: reports smoke test test-fast lint clean-results venv
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements/lock.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements/lock.txt -e '.[test]'
+	touch $@
+
+reports: $(VENV)/.installed
+	$(OFFLINE) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --profile workflow/profiles/default \
+		--cores $(CORES) --configfile $(CONFIG) all
+
+smoke: $(VENV)/.installed
+	$(OFFLINE) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --profile workflow/profiles/default \
+		--cores $(CORES) --configfile config/smoke.yaml all
+
+# pytest exits 5 when it collected no test; that is a failure here like any other.
+test: $(VENV)/.installed
+	$(OFFLINE) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest -q
+
+test-fast: $(VENV)/.installed
+	$(OFFLINE) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest -q -m "not slow and not slurm"
+
+lint: $(VENV)/.installed
+	$(BIN)/snakemake --lint --configfile $(CONFIG)
