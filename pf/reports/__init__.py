@@ -1,0 +1,12 @@
+"""Reports: metrics JSON -> tidy frame -> the paper's tables (LaTeX/CSV/Markdown) and figures.
+
+- `pf.reports.collect`  metrics (and latency) JSON files -> one tidy CSV (`pf collect`)
+- `pf.reports.spec`     `ReportSpec`: which variants make which table, tasks, targets, captions
+- `pf.reports.tables`   one function per table: tidy frame + spec -> `Table`
+- `pf.reports.figures`  Figures 3-6 as PNG
+- `pf.reports.diff`     numeric diff of two report directories / table CSVs (`pf diff`)
+- `pf.reports.cli`      `pf report`
+
+Nothing here imports torch or transformers; matplotlib and seaborn are imported only when a
+figure is drawn.
+"""
