@@ -1,0 +1,243 @@
+"""The multi-exit model contract shared by every method, the trainer and the engine.
+
+A `MultiExitModel` is a `LayerwiseEncoder` plus exit heads. Its one computational primitive
+is `step(layer_idx, hidden, state)`: given the output of transformer layer `layer_idx`
+(0-based, as `encoder.layer(i)`) and the head state carried from the previous layers, it
+returns the exit's logits (or None where the layer has no exit), the new state and
+training-only auxiliaries. `exit_step` (what the early-exit engine calls on a shrinking
+batch) and `forward` (what training and `pf outputs` call) are both thin loops over `step`,
+so the recorded per-layer logits and the real engine agree by construction.
+
+States are `dict[str, Tensor]`, every tensor batch-first, so the engine can drop exited
+rows with `{k: v[keep] for k, v in state.items()}`. A key may be absent before the first
+layer has been seen (`init_state` may return `{}`).
+
+Models hold parameters and configuration only; training statistics live in the trainer's
+log, never as attributes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pf.backbones import EncoderInputs, LayerwiseEncoder
+from pf.methods.options import MethodOptions
+
+ExitState = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class FreezeDecision:
+    """What is frozen for one optimizer step (sampled by `MultiExitModel.sample_freeze`).
+
+    `detach_layers`: the outputs of layers 1..detach_layers are detached in `forward`
+    (released-code schedule). `frozen_layers`: 1-based layers whose parameters receive no
+    update this step (paper schedule; the trainer sets their gradients to None)."""
+
+    detach_layers: int = 0
+    frozen_layers: tuple[int, ...] = ()
+
+
+@dataclass
+class TrainContext:
+    """Where training stands, handed to `forward` and `loss`.
+
+    step/total_steps count optimizer steps within the current stage (0-based step);
+    `generator` is the seeded generator for stochastic training decisions (freezing)."""
+
+    step: int = 0
+    total_steps: int = 1
+    stage: str = "train"
+    epoch: int = 0
+    generator: torch.Generator | None = None
+    freeze: FreezeDecision | None = None
+
+
+@dataclass
+class StepResult:
+    logits: torch.Tensor | None          # [B, C] or None where the layer has no exit
+    state: ExitState
+    aux: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+@dataclass
+class ExitOutputs:
+    logits: torch.Tensor                  # [B, E, C], E = len(exit_layers)
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+@dataclass
+class LossTerms:
+    total: torch.Tensor                   # scalar to back-propagate
+    parts: dict[str, torch.Tensor] = field(default_factory=dict)  # detached scalars, logged
+
+
+def exit_weights(n: int, device=None) -> torch.Tensor:
+    """w_i = i / sum_j j for i = 1..n (deeper exits weigh more; PABEE and Past-Future)."""
+    w = torch.arange(1, n + 1, dtype=torch.float32, device=device)
+    return w / w.sum()
+
+
+def weighted_ce(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """sum_i w_i CE(logits[:, i], y) for logits [B, E, C]."""
+    B, E, C = logits.shape
+    ce = F.cross_entropy(logits.float().reshape(B * E, C), labels.repeat_interleave(E),
+                         reduction="none").view(B, E).mean(0)
+    return (ce * weights.to(ce.device)).sum()
+
+
+class MultiExitModel(nn.Module):
+    """Base class of every method (see module docstring)."""
+
+    method: ClassVar[str]
+    options_class: ClassVar[type[MethodOptions]]
+    exit_rule: ClassVar[str] = "entropy"   # the pf.exits rule this method's exits use
+
+    def __init__(self, encoder: LayerwiseEncoder, num_labels: int, options: MethodOptions,
+                 exit_layers: tuple[int, ...], n_layers_full: int):
+        super().__init__()
+        self.encoder = encoder
+        self.num_labels = int(num_labels)
+        self.options = options
+        self.exit_layers = tuple(int(x) for x in exit_layers)
+        self.n_layers_full = int(n_layers_full)
+        self._exit_index = {layer - 1: e for e, layer in enumerate(self.exit_layers)}
+
+    # --- construction -----------------------------------------------------------------
+    @classmethod
+    def create(cls, encoder: LayerwiseEncoder, num_labels: int, options: Any, *,
+               load_teacher: bool = True) -> "MultiExitModel":
+        """Build the model around `encoder` (heads initialised from the global torch RNG)."""
+        raise NotImplementedError
+
+    @property
+    def hidden_size(self) -> int:
+        return self.encoder.hidden_size
+
+    @property
+    def pooler(self) -> nn.Linear:
+        """The backbone's pretrained pooler dense layer (a property, not a submodule, so its
+        weights are stored once, under the encoder)."""
+        return self.encoder.pretrained_pooler()
+
+    @property
+    def init_range(self) -> float:
+        return float(getattr(self.encoder.model.config, "initializer_range", 0.02))
+
+    @property
+    def dropout_p(self) -> float:
+        return float(getattr(self.encoder.model.config, "hidden_dropout_prob", 0.1))
+
+    def head_parameters(self) -> Iterator[tuple[str, nn.Parameter]]:
+        """Parameters added to the backbone (everything outside `encoder`)."""
+        for name, p in self.named_parameters():
+            if not name.startswith("encoder."):
+                yield name, p
+
+    # --- training stages and freezing -------------------------------------------------
+    def stages(self) -> tuple[str, ...]:
+        """Training stages in order; the trainer runs its epoch budget once per stage."""
+        return ("train",)
+
+    def set_stage(self, stage: str) -> None:
+        """Switch requires_grad for `stage` (default: everything trainable)."""
+        for p in self.parameters():
+            p.requires_grad_(True)
+
+    def sample_freeze(self, ctx: TrainContext) -> FreezeDecision | None:
+        """The freeze decision for one optimizer step (none by default)."""
+        return None
+
+    def frozen_parameters(self, decision: FreezeDecision | None) -> Iterator[nn.Parameter]:
+        """Parameters whose gradient the trainer drops for `decision` (paper schedule)."""
+        if decision is None or not decision.frozen_layers:
+            return
+        shared = self.encoder.family == "albert"   # one module serves every depth
+        for k in decision.frozen_layers:
+            if k == 1:
+                yield from self.encoder.embedding_parameters()
+            if not shared:
+                yield from self.encoder.layer_parameters(k - 1)
+
+    # --- the step API -------------------------------------------------------------------
+    def init_state(self, batch_size: int, device: torch.device | str) -> ExitState:
+        return {}
+
+    def step(self, layer_idx: int, hidden: torch.Tensor, state: ExitState) -> StepResult:
+        raise NotImplementedError
+
+    def exit_step(self, layer_idx: int, hidden: torch.Tensor, state: ExitState
+                  ) -> tuple[torch.Tensor | None, ExitState]:
+        """Head work after layer `layer_idx` (0-based): (logits [B, C] or None, new state)."""
+        result = self.step(layer_idx, hidden, state)
+        return result.logits, result.state
+
+    def has_exit(self, layer_idx: int) -> bool:
+        return layer_idx in self._exit_index
+
+    def forward(self, inputs: EncoderInputs, ctx: TrainContext | None = None) -> ExitOutputs:
+        enc = self.encoder
+        h = enc.embed(inputs)
+        bias = enc.attention_bias(inputs.attention_mask, h.dtype)
+        detach = ctx.freeze.detach_layers if ctx is not None and ctx.freeze is not None else 0
+        state = self.init_state(inputs.input_ids.shape[0], inputs.input_ids.device)
+        logits: list[torch.Tensor] = []
+        auxes: list[dict[str, torch.Tensor]] = []
+        for i in range(enc.n_layers):
+            h = enc.layer(i, h, bias)
+            if i < detach:
+                h = h.detach()
+            result = self.step(i, h, state)
+            state = result.state
+            if result.logits is not None:
+                logits.append(result.logits)
+            auxes.append(result.aux)
+        return ExitOutputs(torch.stack(logits, dim=1), self.collect_extras(auxes))
+
+    def collect_extras(self, auxes: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        """Turn the per-layer auxiliaries of `step` into `ExitOutputs.extras`."""
+        return {}
+
+    def loss(self, out: ExitOutputs, labels: torch.Tensor, ctx: TrainContext) -> LossTerms:
+        raise NotImplementedError
+
+
+class Pooler(nn.Module):
+    """[CLS] vector -> tanh(Linear(d, d)): the paper's layer state."""
+
+    def __init__(self, hidden: int, source: nn.Linear | None = None, init_range: float = 0.02):
+        super().__init__()
+        self.dense = nn.Linear(hidden, hidden)
+        if source is not None:
+            with torch.no_grad():
+                self.dense.weight.copy_(source.weight)
+                self.dense.bias.copy_(source.bias)
+        else:
+            init_linear(self.dense, init_range)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.dense(hidden[:, 0]))
+
+
+def init_linear(layer: nn.Linear, init_range: float) -> None:
+    """BERT's initialisation: N(0, initializer_range) weights, zero bias."""
+    with torch.no_grad():
+        layer.weight.normal_(0.0, init_range)
+        if layer.bias is not None:
+            layer.bias.zero_()
+
+
+def pretrained_pooler_or_error(encoder: LayerwiseEncoder, method: str) -> nn.Linear:
+    from pf.errors import PfError
+
+    pooler = encoder.pretrained_pooler()
+    if pooler is None:
+        raise PfError(f"method '{method}' starts from the backbone's pretrained pooler, but "
+                      f"this '{encoder.family}' model has none")
+    return pooler

@@ -1,0 +1,170 @@
+"""Checkpoint directories: model.safetensors + model.json (+ train_log.jsonl).
+
+Writing: every file atomically, model.json last, so its presence means the directory is
+complete. Reading: safetensors only, never torch.load (a checkpoint is data, not code); a
+pickle-based, truncated or corrupted file is refused with a PfError naming it. The backbone is
+rebuilt from the Hugging Face config stored in model.json, so restoring a model never needs
+the hub, and a distillation student is rebuilt without its teacher.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pf.errors import PfError
+from pf.io import atomic_path, atomic_write_json, atomic_write_text, read_json
+
+FORMAT = "pf-model/1"
+WEIGHTS = "model.safetensors"
+INFO = "model.json"
+LOG = "train_log.jsonl"
+
+
+@dataclass
+class LoadedModel:
+    model: Any                 # MultiExitModel
+    info: dict[str, Any]       # the parsed model.json
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for pkg in ("pf-early-exit", "torch", "transformers", "safetensors", "numpy"):
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            out[pkg] = "unknown"
+    return out
+
+
+def model_description(model) -> dict[str, Any]:
+    """The fields of model.json that describe the model itself."""
+    from pf.methods.options import options_to_dict
+
+    config = model.encoder.model.config
+    return {
+        "format": FORMAT,
+        "method": model.method,
+        "options": options_to_dict(model.options),
+        "num_labels": model.num_labels,
+        "n_layers_full": model.n_layers_full,
+        "exit_layers": list(model.exit_layers),
+        "exit_rule": model.exit_rule,
+        "family": model.encoder.family,
+        "attn_implementation": getattr(config, "_attn_implementation", None) or "eager",
+        "backbone_config": config.to_dict(),
+    }
+
+
+def save_checkpoint(model, out_dir: str | os.PathLike, info: dict[str, Any],
+                    log_records: list[dict[str, Any]] | None = None) -> Path:
+    """Write model.safetensors, train_log.jsonl and (last) model.json into `out_dir`."""
+    from safetensors.torch import save_file
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(out / WEIGHTS) as tmp:
+        # one metadata key only: safetensors writes a multi-key map in arbitrary order, and
+        # same-seed runs must give byte-identical files
+        save_file(tensors, str(tmp), metadata={"format": FORMAT})
+    if log_records is not None:
+        atomic_write_text(out / LOG, "".join(json.dumps(r, sort_keys=True) + "\n"
+                                             for r in log_records))
+    atomic_write_json(out / INFO, {**info, **model_description(model), "versions": versions()})
+    return out
+
+
+def _check_weights_file(path: Path) -> None:
+    if not path.is_file():
+        raise PfError(f"{path}: checkpoint weights not found")
+    with path.open("rb") as f:
+        head = f.read(16)
+    if head[:1] == b"\x80" or head[:4] == b"PK\x03\x04":
+        raise PfError(f"{path}: this is a pickle-based file (torch.save); pf only loads "
+                      f"safetensors and will not unpickle it")
+    size = path.stat().st_size
+    if len(head) < 9:
+        raise PfError(f"{path}: truncated or corrupted checkpoint (not a safetensors file)")
+    (header_len,) = struct.unpack("<Q", head[:8])
+    if header_len + 8 > size or head[8:9] != b"{":
+        raise PfError(f"{path}: truncated or corrupted checkpoint (bad safetensors header)")
+
+
+def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Tensors of a safetensors file; PfError for pickle, truncated or corrupted files."""
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    _check_weights_file(path)
+    try:
+        return load_file(str(path))
+    except Exception as err:  # safetensors raises its own error types
+        raise PfError(f"{path}: truncated or corrupted checkpoint ({type(err).__name__}: "
+                      f"{str(err)[:200]})") from None
+
+
+def encoder_from_info(info: dict[str, Any]):
+    """A randomly initialised LayerwiseEncoder with the architecture stored in model.json."""
+    from transformers import AutoConfig, AutoModel
+
+    from pf.backbones import LayerwiseEncoder
+
+    cfg = dict(info["backbone_config"])
+    model_type = cfg.pop("model_type")
+    attn = info.get("attn_implementation") or "eager"
+    for key in ("_attn_implementation", "_attn_implementation_internal", "transformers_version"):
+        cfg.pop(key, None)
+    config = AutoConfig.for_model(model_type, **cfg)
+    with torch.random.fork_rng(devices=[]):
+        model = AutoModel.from_config(config, attn_implementation=attn)
+    return LayerwiseEncoder(model, info["family"])
+
+
+def read_info(model_dir: str | os.PathLike) -> dict[str, Any]:
+    path = Path(model_dir) / INFO
+    if not path.is_file():
+        raise PfError(f"{model_dir}: not a trained model directory ({INFO} is missing; "
+                      f"an interrupted `pf train` leaves none)")
+    info = read_json(path)
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        raise PfError(f"{path}: not a pf model description (format {FORMAT!r} expected)")
+    for key in ("method", "options", "num_labels", "backbone_config", "family"):
+        if key not in info:
+            raise PfError(f"{path}: field '{key}' is missing")
+    return info
+
+
+def load_checkpoint(model_dir: str | os.PathLike, device: str | torch.device = "cpu"
+                    ) -> LoadedModel:
+    """Rebuild the model of a checkpoint directory and load its weights (safetensors only)."""
+    from pf.methods.registry import build_model
+
+    info = read_info(model_dir)
+    tensors = read_weights(Path(model_dir) / WEIGHTS)
+    encoder = encoder_from_info(info)
+    with torch.random.fork_rng(devices=[]):
+        model = build_model(info["method"], info["options"], encoder, int(info["num_labels"]),
+                            load_teacher=False)
+    missing, unexpected = [], []
+    own = model.state_dict()
+    missing = sorted(set(own) - set(tensors))
+    unexpected = sorted(set(tensors) - set(own))
+    if missing or unexpected:
+        raise PfError(f"{Path(model_dir) / WEIGHTS}: does not match method '{info['method']}' "
+                      f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
+    for k, v in tensors.items():
+        if own[k].shape != v.shape:
+            raise PfError(f"{Path(model_dir) / WEIGHTS}: tensor '{k}' has shape {list(v.shape)}, "
+                          f"expected {list(own[k].shape)}")
+    model.load_state_dict(tensors, strict=True)
+    model.to(device)
+    model.eval()
+    return LoadedModel(model, info)

@@ -1,0 +1,86 @@
+"""DeeBERT (Xin et al. 2020): off-ramps after every layer, trained in two stages.
+
+Off-ramp i (layers 1..n-1) = its own pooler (a copy of the pretrained pooler, taken when the
+model is built) + dropout + linear. Layer n predicts with the final classifier: the
+backbone's pretrained pooler + dropout + linear.
+Stage "backbone": backbone and final classifier are fine-tuned with the final CE.
+Stage "ramps": backbone and final classifier get requires_grad=False (so the optimizer and
+gradient clipping never see them) and the off-ramps train on the unweighted sum of their
+cross-entropies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pf.methods.base import (ExitOutputs, LossTerms, MultiExitModel, Pooler, StepResult,
+                             TrainContext, init_linear, pretrained_pooler_or_error)
+from pf.methods.options import MethodOptions, check_range, parse_options
+
+STAGES = ("backbone", "ramps")
+
+
+@dataclass(frozen=True)
+class DeebertOptions(MethodOptions):
+    dropout: float | None = None      # off-ramp/classifier dropout; None = backbone's
+
+    def check(self, method: str) -> None:
+        check_range(method, "dropout", self.dropout, 0.0, 1.0)
+
+
+class OffRamp(nn.Module):
+    def __init__(self, hidden: int, num_labels: int, pooler: nn.Linear, init_range: float):
+        super().__init__()
+        self.pooler = Pooler(hidden, source=pooler)
+        self.classifier = nn.Linear(hidden, num_labels)
+        init_linear(self.classifier, init_range)
+
+
+class DeebertModel(MultiExitModel):
+    method = "deebert"
+    options_class = DeebertOptions
+
+    def __init__(self, encoder, num_labels, options: DeebertOptions):
+        n = encoder.n_layers
+        super().__init__(encoder, num_labels, options, tuple(range(1, n + 1)), n)
+        pooler = pretrained_pooler_or_error(encoder, self.method)
+        d = encoder.hidden_size
+        self.ramps = nn.ModuleList(OffRamp(d, num_labels, pooler, self.init_range)
+                                   for _ in range(n - 1))
+        self.dropout = nn.Dropout(self.dropout_p if options.dropout is None else options.dropout)
+        self.classifier = nn.Linear(d, num_labels)
+        init_linear(self.classifier, self.init_range)
+
+    @classmethod
+    def create(cls, encoder, num_labels, options, *, load_teacher=True):
+        return cls(encoder, num_labels, parse_options(cls.method, cls.options_class, options))
+
+    def stages(self):
+        return STAGES
+
+    def set_stage(self, stage: str) -> None:
+        stage1 = stage == "backbone"
+        self.encoder.requires_grad_(stage1)
+        self.classifier.requires_grad_(stage1)
+        self.ramps.requires_grad_(not stage1)
+
+    def step(self, layer_idx, hidden, state):
+        if layer_idx == self.encoder.n_layers - 1:
+            pooled = torch.tanh(self.pooler(hidden[:, 0]))
+            return StepResult(self.classifier(self.dropout(pooled)), state)
+        ramp = self.ramps[layer_idx]
+        return StepResult(ramp.classifier(self.dropout(ramp.pooler(hidden))), state)
+
+    def loss(self, out: ExitOutputs, labels: torch.Tensor, ctx: TrainContext) -> LossTerms:
+        if ctx.stage == "backbone":
+            ce = F.cross_entropy(out.logits[:, -1].float(), labels)
+            return LossTerms(ce, {"ce_final": ce.detach()})
+        ramps = out.logits[:, :-1].float()
+        B, E, C = ramps.shape
+        ce = F.cross_entropy(ramps.reshape(B * E, C), labels.repeat_interleave(E),
+                             reduction="none").view(B, E).mean(0).sum()
+        return LossTerms(ce, {"ce_ramps": ce.detach()})

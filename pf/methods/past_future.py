@@ -1,0 +1,284 @@
+"""Global Past-Future early exit (Liao et al., NAACL 2021): method `pf`.
+
+At exit i the head combines the states s_1..s_i of the layers seen so far (past) with states
+s_hat_{i+1..n} that learners imitate from s_i (future), merges them with a gate and predicts.
+State s_i = tanh(P_i h_i[CLS] + b_i) with a pooler P_i per layer.
+
+Options (`PastFutureOptions`):
+  variant    "released" (default; the authors' code, which produced the paper's numbers) or
+             "paper" (the text). Differences implemented (SPEC section 3):
+               released: n new per-layer poolers, randomly initialised; learners
+                 tanh(W_j s_i + b_j); past inputs s_1..s_{i-1} detached at exit i;
+                 loss (L_ce + L_cos)/2; freeze schedule over training time; and, for
+                 strategy concat, the tied-block head: every layer k owns W_k: d -> C (+ C gate
+                 values when gated) shared by all exits, past logits = sum_{k<=i} W_k s_k,
+                 future logits = sum_{j>i} W_j s_hat_j,
+                 alpha = sigmoid(Linear_CxC(tanh(mean_{k<=i} gate_k))) per label,
+                 logits = 2 alpha past + (2 - 2 alpha) future.
+               paper: per-layer poolers start as copies of the pretrained pooler (the text
+                 does not say; this is the natural reading of "state = pooled [CLS]");
+                 learner = one feed-forward (affine) layer W_j s_i + b_j; gradient flows into
+                 every past state; loss L_ce + L_cos; per-layer freeze schedule; s_p and s_f
+                 stay d-dimensional, alpha = sigmoid(Linear_d->1(s_p)) is a scalar,
+                 z = alpha s_p + (1 - alpha) s_f and a classifier per exit maps z to labels.
+  strategy   concat (default) | max | avg | attn | lstm | voting | ensemble.
+             In the released variant only concat has a released-code form. For max, avg,
+             attn and lstm both variants use the paper-style head above (aggregate the
+             states with G, gate, per-exit classifier); the released variant still detaches
+             past states, uses its learners, poolers, loss scale and freeze schedule.
+             voting / ensemble are prediction-level: a classifier per layer; exit i
+             pools the predictions of layers 1..i (and, with future on, of the imitated
+             states i+1..n through their layer's classifier) by majority vote (ties broken
+             by mean probability) or by mean probability. They have no gate.
+  future     true (Global Past-Future) | false (Global Past: no learners, no L_cos).
+  gate       true | false (fixed alpha = 0.5) | null (= true where a gate exists).
+  frozen_layers   L of SPEC section 3 (0 = no freezing).
+  freeze_schedule "released" | "paper" | null (= the variant's own).
+  imitation_input_grad  false (default): L_cos trains the learners only; the learner input
+             s_i still gets gradient through the future logits. true: L_cos also
+             back-propagates into s_i and the backbone. Neither the paper nor SPEC says; on
+             randomly initialised (tiny) backbones `true` lets L_cos collapse the states
+             into trivially imitable ones and the model stops learning the task (measured:
+             dev accuracy stuck at chance on a 12-layer tiny BERT where `false` reaches
+             100%), so the default keeps it off. Costs one extra learner pass in training.
+At the last exit there is no future: the past term alone.
+Loss: L_ce = sum_i w_i CE_i with w_i = i / sum_j j; L_cos = mean over i = 1..n-1 of the mean
+over j > i of 1 - cos(s_hat_j, s_j.detach()).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pf.errors import PfError
+from pf.methods.base import (ExitOutputs, FreezeDecision, LossTerms, MultiExitModel,
+                             StepResult, TrainContext, exit_weights, weighted_ce)
+from pf.methods.options import MethodOptions, check_choice, check_range, parse_options
+from pf.methods.pf_strategies import STRATEGIES, VECTOR_STRATEGIES
+
+VARIANTS = ("released", "paper")
+PREDICTION_STRATEGIES = ("voting", "ensemble")
+ALL_STRATEGIES = VECTOR_STRATEGIES + PREDICTION_STRATEGIES
+
+
+@dataclass(frozen=True)
+class PastFutureOptions(MethodOptions):
+    variant: str = "released"
+    strategy: str = "concat"
+    future: bool = True
+    gate: bool | None = None
+    frozen_layers: int = 0
+    freeze_schedule: str | None = None
+    dropout: float | None = None
+    imitation_input_grad: bool = False
+
+    def check(self, method: str) -> None:
+        check_choice(method, "variant", self.variant, VARIANTS)
+        check_choice(method, "strategy", self.strategy, ALL_STRATEGIES)
+        if self.freeze_schedule is not None:
+            check_choice(method, "freeze_schedule", self.freeze_schedule, VARIANTS)
+        check_range(method, "frozen_layers", self.frozen_layers, 0)
+        check_range(method, "dropout", self.dropout, 0.0, 1.0)
+        if self.gate and self.strategy in PREDICTION_STRATEGIES:
+            raise PfError(f"method '{method}': strategy '{self.strategy}' pools predictions and "
+                          f"has no merging gate; drop option 'gate' or set it to false")
+
+    @property
+    def gated(self) -> bool:
+        """Whether a learned gate merges past and future."""
+        if not self.future or self.strategy in PREDICTION_STRATEGIES:
+            return False
+        return True if self.gate is None else self.gate
+
+    @property
+    def schedule(self) -> str:
+        return self.freeze_schedule or self.variant
+
+
+class PastFutureModel(MultiExitModel):
+    method = "pf"
+    options_class = PastFutureOptions
+
+    def __init__(self, encoder, num_labels: int, options: PastFutureOptions):
+        n, d, C = encoder.n_layers, encoder.hidden_size, num_labels
+        super().__init__(encoder, num_labels, options, tuple(range(1, n + 1)), n)
+        if options.frozen_layers > n:
+            raise PfError(f"method 'pf': option 'frozen_layers' = {options.frozen_layers} "
+                          f"exceeds the backbone's {n} layers")
+        self.released = options.variant == "released"
+        self.tied = self.released and options.strategy == "concat"
+        self.prediction_level = options.strategy in PREDICTION_STRATEGIES
+        r = self.init_range
+        self.dropout = nn.Dropout(self.dropout_p if options.dropout is None else options.dropout)
+
+        # per-layer poolers, stacked: s_i = tanh(h_i[CLS] @ pool_weight[i].T + pool_bias[i])
+        pretrained = encoder.pretrained_pooler()
+        if not self.released and pretrained is not None:
+            w = pretrained.weight.detach().clone()[None].repeat(n, 1, 1)
+            b = pretrained.bias.detach().clone()[None].repeat(n, 1)
+        else:
+            w, b = torch.randn(n, d, d) * r, torch.zeros(n, d)
+        self.pool_weight, self.pool_bias = nn.Parameter(w), nn.Parameter(b)
+
+        # learners for the layers that can be a future (j = 2..n), stacked at index j - 2
+        if options.future and n > 1:
+            self.learner_weight = nn.Parameter(torch.randn(n - 1, d, d) * r)
+            self.learner_bias = nn.Parameter(torch.zeros(n - 1, d))
+
+        if self.tied:
+            width = 2 * C if options.gated else C
+            self.proj_weight = nn.Parameter(torch.randn(n, width, d) * r)
+            self.proj_bias = nn.Parameter(torch.zeros(n, width))
+            if options.gated:
+                self.gate = nn.Linear(C, C)
+        else:
+            self.cls_weight = nn.Parameter(torch.randn(n, C, d) * r)
+            self.cls_bias = nn.Parameter(torch.zeros(n, C))
+            if not self.prediction_level:
+                self.strategy = STRATEGIES[options.strategy](n, d, r)
+                if options.gated:
+                    self.gate = nn.Linear(d, 1)
+        if hasattr(self, "gate"):
+            nn.init.normal_(self.gate.weight, 0.0, r)
+            nn.init.zeros_(self.gate.bias)
+
+    @classmethod
+    def create(cls, encoder, num_labels, options, *, load_teacher=True):
+        return cls(encoder, num_labels, parse_options(cls.method, cls.options_class, options))
+
+    # --- pieces ---------------------------------------------------------------------------
+    def pool(self, layer_idx: int, hidden: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(F.linear(hidden[:, 0], self.pool_weight[layer_idx],
+                                   self.pool_bias[layer_idx]))
+
+    def imitate(self, layer_idx: int, s: torch.Tensor) -> torch.Tensor:
+        """s_hat_j for j = i+1..n from s_i (i = layer_idx + 1): [B, n - i, d]."""
+        w, b = self.learner_weight[layer_idx:], self.learner_bias[layer_idx:]
+        out = torch.einsum("bd,jed->bje", s, w) + b
+        return torch.tanh(out) if self.released else out
+
+    def init_state(self, batch_size, device):
+        if not self.tied:
+            return {}
+        width = self.proj_weight.shape[1]
+        return {"past": torch.zeros(batch_size, width, device=device)}
+
+    def step(self, layer_idx, hidden, state):
+        n = self.encoder.n_layers
+        s = self.pool(layer_idx, hidden)
+        has_future = self.options.future and layer_idx < n - 1
+        shat = self.imitate(layer_idx, s) if has_future else None
+        if self.tied:
+            logits, state, aux = self._tied_step(layer_idx, s, shat, state)
+        elif self.prediction_level:
+            logits, state, aux = self._prediction_step(layer_idx, s, shat, state)
+        else:
+            logits, state, aux = self._vector_step(layer_idx, s, shat, state)
+        if self.options.future:
+            aux["s"] = s
+            if shat is not None:
+                if self.options.imitation_input_grad or not torch.is_grad_enabled():
+                    aux["shat"] = shat
+                else:
+                    aux["shat"] = self.imitate(layer_idx, s.detach())
+        return StepResult(logits, state, aux)
+
+    def _tied_step(self, li, s, shat, state):
+        C = self.num_labels
+        w, b = self.proj_weight[li], self.proj_bias[li]
+        sd = self.dropout(s)
+        proj = F.linear(sd, w, b)
+        # the carried sum holds W_k s_k with s_k detached (only s_i carries gradient)
+        stored = F.linear(sd.detach(), w, b) if proj.requires_grad else proj
+        total = state["past"] + proj
+        new_state = {**state, "past": state["past"] + stored}
+        past = total[:, :C]
+        if shat is None:
+            return past, new_state, {}
+        wf, bf = self.proj_weight[li + 1:, :C], self.proj_bias[li + 1:, :C]
+        future = torch.einsum("bjd,jcd->bc", self.dropout(shat), wf) + bf.sum(0)
+        if self.options.gated:
+            alpha = torch.sigmoid(self.gate(torch.tanh(total[:, C:] / (li + 1))))
+            return 2 * alpha * past + (2 - 2 * alpha) * future, new_state, {}
+        return past + future, new_state, {}
+
+    def _vector_step(self, li, s, shat, state):
+        sp, new_state = self.strategy.past(li + 1, s, state, keep_grad=not self.released)
+        z = sp
+        if shat is not None:
+            sf = self.strategy.future(li + 1, shat, s)
+            alpha = torch.sigmoid(self.gate(sp)) if self.options.gated else 0.5
+            z = alpha * sp + (1 - alpha) * sf
+        return F.linear(self.dropout(z), self.cls_weight[li], self.cls_bias[li]), new_state, {}
+
+    def _prediction_step(self, li, s, shat, state):
+        C = self.num_labels
+        layer_logits = F.linear(self.dropout(s), self.cls_weight[li], self.cls_bias[li])
+        lg = layer_logits.detach().float()
+        prob_sum = lg.softmax(-1) + state.get("prob_sum", 0.0)
+        votes = F.one_hot(lg.argmax(-1), C).float() + state.get("votes", 0.0)
+        new_state = {**state, "prob_sum": prob_sum, "votes": votes}
+        count = float(li + 1)
+        if shat is not None:
+            lf = torch.einsum("bjd,jcd->bjc", self.dropout(shat), self.cls_weight[li + 1:]) \
+                + self.cls_bias[li + 1:]
+            lf = lf.detach().float()
+            prob_sum = prob_sum + lf.softmax(-1).sum(1)
+            votes = votes + F.one_hot(lf.argmax(-1), C).float().sum(1)
+            count += shat.shape[1]
+        mean_prob = prob_sum / count
+        if self.options.strategy == "ensemble":
+            logits = mean_prob.clamp_min(1e-12).log()
+        else:   # majority vote, ties broken by the mean probability
+            eps = 1e-3
+            logits = ((votes + eps * mean_prob) / (count + eps)).clamp_min(1e-12).log()
+        return logits, new_state, {"layer_logits": layer_logits}
+
+    def collect_extras(self, auxes):
+        extras: dict[str, torch.Tensor] = {}
+        if self.prediction_level:
+            extras["layer_logits"] = torch.stack([a["layer_logits"] for a in auxes], dim=1)
+        if self.options.future and len(auxes) > 1:
+            states = torch.stack([a["s"] for a in auxes], dim=1).detach()     # targets
+            terms = []
+            for i, a in enumerate(auxes[:-1]):     # exit i + 1 imitates layers i + 2..n
+                cos = F.cosine_similarity(a["shat"].float(), states[:, i + 1:].float(), dim=-1)
+                terms.append((1 - cos).mean(dim=1))
+            extras["imitation"] = torch.stack(terms, dim=1).mean(dim=1)          # [B]
+        return extras
+
+    # --- training -------------------------------------------------------------------------
+    def loss_weights(self) -> torch.Tensor:
+        return exit_weights(len(self.exit_layers))
+
+    def loss(self, out: ExitOutputs, labels: torch.Tensor, ctx: TrainContext) -> LossTerms:
+        train_logits = out.extras.get("layer_logits", out.logits)
+        ce = weighted_ce(train_logits, labels, self.loss_weights())
+        parts = {"ce": ce.detach()}
+        total = ce
+        if "imitation" in out.extras:
+            cos = out.extras["imitation"].mean()
+            parts["cos"] = cos.detach()
+            total = total + cos
+        if self.released:
+            total = total / 2
+        return LossTerms(total, parts)
+
+    def sample_freeze(self, ctx: TrainContext) -> FreezeDecision | None:
+        """Released: the lowest L layer outputs are detached with probability
+        1 - step/total_steps. Paper: layer k <= L is frozen with probability 1 - (k-1)/L
+        (1 at layer 1, falling linearly by 1/L per layer, so layer L+1 is never frozen)."""
+        L = self.options.frozen_layers
+        if L == 0 or ctx.generator is None:
+            return None
+        if self.options.schedule == "released":
+            u = torch.rand((), generator=ctx.generator).item()
+            p = max(0.0, 1.0 - ctx.step / max(1, ctx.total_steps))
+            return FreezeDecision(detach_layers=L if u < p else 0)
+        u = torch.rand(L, generator=ctx.generator).tolist()
+        frozen = tuple(k for k in range(1, L + 1) if u[k - 1] < 1.0 - (k - 1) / L)
+        return FreezeDecision(frozen_layers=frozen)
