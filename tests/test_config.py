@@ -1,0 +1,234 @@
+"""pf.config: schema + semantic validation, the job grid, the exported ReportSpec."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pf.config import (EXIT_RULES, PF_STRATEGIES, Job, Plan, check_config, fmt_target,
+                       load_config)
+from pf.errors import PfError
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ["config.yaml", "smoke.yaml", "paper.yaml"]
+
+
+@pytest.fixture(scope="module")
+def base() -> dict:
+    return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+
+def error_of(cfg: dict) -> str:
+    with pytest.raises(PfError) as info:
+        check_config(cfg)
+    return str(info.value)
+
+
+def mutate(base: dict, fn) -> dict:
+    cfg = copy.deepcopy(base)
+    fn(cfg)
+    return cfg
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_shipped_configs_are_valid(name):
+    cfg = load_config(ROOT / "config" / name)
+    assert cfg["scale"] == name.split(".")[0].replace("config", "default")
+    plan = Plan(cfg)
+    assert plan.all_metrics()
+    for table in plan.configured_tables():
+        assert plan.table_inputs(table)
+
+
+def test_defaults_are_filled(base):
+    cfg = mutate(base, lambda c: [c.pop(k) for k in ("results_dir", "reports_dir", "calibration")])
+    cfg = check_config(cfg)
+    assert cfg["results_dir"] == "results" and cfg["reports_dir"] == "reports"
+    assert cfg["calibration"]["split"] == "dev"
+
+
+@pytest.mark.parametrize("fn, bad, good", [
+    (lambda c: c.update(targts=[2, 3]), "targts", "targets"),
+    (lambda c: c["training"]["defaults"].update(lrr=1e-3), "training.defaults.lrr", "lr"),
+    (lambda c: c["data"].update(sorce="synthetic"), "data.sorce", "source"),
+    (lambda c: c["backbones"]["bert"]["tiny"].update(hiden_size=64), "backbones.bert.tiny.hiden_size",
+     "hidden_size"),
+    (lambda c: c["methods"]["pf"].update(optoins={}), "methods.pf.optoins", "options"),
+    (lambda c: c["tables"]["table1"].update(variant=["pf"]), "tables.table1.variant", "variants"),
+    (lambda c: c["latency"].update(batch_size=[1]), "latency.batch_size", "batch_sizes"),
+    (lambda c: c["resources"].update(thread={"default": 1}), "resources.thread", "threads"),
+])
+def test_misspelled_key_is_named_with_suggestion(base, fn, bad, good):
+    msg = error_of(mutate(base, fn))
+    assert f"unknown key '{bad}'" in msg
+    assert f"did you mean '{good}'?" in msg
+
+
+@pytest.mark.parametrize("target", [1, 0.5, 1.0])
+def test_target_not_above_one(base, target):
+    msg = error_of(mutate(base, lambda c: c.update(targets=[target, 2, 3])))
+    assert "targets[0]" in msg and "greater than 1" in msg
+
+
+def test_target_above_layer_count(base):
+    msg = error_of(mutate(base, lambda c: c.update(targets=[2, 3, 7])))
+    assert "targets[2]" in msg and "target speed-up 7" in msg
+    assert "6 layers of backbone 'bert'" in msg
+
+
+def test_table_target_above_layer_count(base):
+    def fn(c):
+        c["backbones"]["bert"]["tiny"]["n_layers"] = 2
+    msg = error_of(mutate(base, fn))
+    assert "tables.table2.targets[0]" in msg and "2 layers of backbone 'bert'" in msg
+
+
+def test_pretrained_backbone_needs_depth(base):
+    def fn(c):
+        c["backbones"]["bert"] = {"family": "bert", "pretrained": "bert-base-uncased"}
+    assert "n_layers" in error_of(mutate(base, fn))
+
+
+def test_unknown_method(base):
+    msg = error_of(mutate(base, lambda c: c["methods"]["pf"].update(method="pff")))
+    assert "methods.pf.method" in msg and "did you mean 'pf'?" in msg
+
+
+def test_unknown_strategy(base):
+    msg = error_of(mutate(base, lambda c: c["methods"]["pf-max"]["options"].update(strategy="maxx")))
+    assert "methods.pf-max.options.strategy" in msg and "did you mean 'max'?" in msg
+
+
+def test_unknown_backbone_family(base):
+    msg = error_of(mutate(base, lambda c: c["backbones"]["roberta"].update(family="robertaa")))
+    assert "backbones.roberta.family" in msg and "did you mean 'roberta'?" in msg
+
+
+def test_unknown_task(base):
+    msg = error_of(mutate(base, lambda c: c.update(tasks=["mnli", "sst-2"])))
+    assert "tasks[1]" in msg and "did you mean 'sst2'?" in msg
+
+
+def test_table_names_unknown_variant(base):
+    msg = error_of(mutate(base, lambda c: c["tables"]["table6"].update(variants=["pf-nogat", "pf"])))
+    assert "tables.table6.variants" in msg and "did you mean 'pf-nogate'?" in msg
+
+
+def test_figure_backbone_must_exist(base):
+    msg = error_of(mutate(base, lambda c: c["figures"]["figure5"].update(backbone="robert")))
+    assert "figures.figure5.backbone" in msg and "did you mean 'roberta'?" in msg
+
+
+def test_student_needs_teacher(base):
+    msg = error_of(mutate(base, lambda c: c["methods"]["kd"].pop("teacher")))
+    assert "methods.kd" in msg and "teacher" in msg
+
+
+def test_glue_dir_source_needs_path(base):
+    msg = error_of(mutate(base, lambda c: c["data"].update(source="glue_dir")))
+    assert "data.glue_dir" in msg
+
+
+def test_heldout_calibration_needs_fraction(base):
+    msg = error_of(mutate(base, lambda c: c["calibration"].update(split="heldout")))
+    assert "heldout_fraction" in msg
+
+
+def test_all_errors_reported_at_once(base):
+    def fn(c):
+        c["data"]["sorce"] = "x"
+        c["training"]["defaults"]["epoch"] = 2
+    msg = error_of(mutate(base, fn))
+    assert "data.sorce" in msg and "training.defaults.epoch" in msg
+
+
+# --------------------------------------------------------------------------- the grid
+
+def test_fmt_target():
+    assert fmt_target(2) == "2" and fmt_target(3.0) == "3" and fmt_target("1.5") == "1.5"
+
+
+def test_table2_grid_is_exactly_what_it_needs(base):
+    plan = Plan(check_config(base))
+    jobs = plan.table_jobs("table2")
+    assert len(jobs) == 3 * 6 * 5
+    assert {j.variant for j in jobs} == {"full", "truncated-3x", "deebert", "pabee", "pf"}
+    assert {j.target for j in jobs} == {"3"}
+    assert {j.backbone for j in jobs} == {"bert", "roberta", "albert"}
+
+
+def test_per_target_variants_derive_layers(base):
+    plan = Plan(check_config(base))
+    assert plan.concrete("truncated", 2) == "truncated-2x"
+    assert plan.parse_concrete("truncated-3x") == ("truncated", "3")
+    assert plan.method_options("bert", "mrpc", "truncated-3x")["layers"] == 2
+    assert plan.method_options("bert", "mrpc", "kd-2x")["layers"] == 3
+    assert plan.teacher("kd-2x") == "full"
+    assert plan.exit_rule("pabee") == "patience" and plan.exit_rule("truncated-2x") == "last"
+    with pytest.raises(PfError):
+        plan.parse_concrete("pf-3x")
+
+
+def test_training_args_precedence(base):
+    def fn(c):
+        c["training"]["tasks"] = {"mrpc": {"lr": 1e-4, "frozen_layers": 2}}
+        c["training"]["variants"] = {"pf": {"epochs": 7}}
+        c["training"]["backbones"] = {"bert": {"batch_size": 8}}
+    plan = Plan(check_config(mutate(base, fn)))
+    args = plan.trainer_args("bert", "mrpc", "pf")
+    assert args["lr"] == 1e-4 and args["epochs"] == 7 and args["batch_size"] == 8
+    assert "frozen_layers" not in args
+    assert plan.method_options("bert", "mrpc", "pf")["frozen_layers"] == 2
+    assert "frozen_layers" not in plan.method_options("bert", "mrpc", "deebert")
+    assert plan.trainer_args("roberta", "sst2", "full")["batch_size"] == base["training"]["defaults"]["batch_size"]
+
+
+def test_resources(base):
+    def fn(c):
+        c["resources"] = {"device": "cuda", "gpus": 1, "threads": {"default": 2, "train": 4},
+                          "mem_mb": {"train": 9000}}
+    plan = Plan(check_config(mutate(base, fn)))
+    assert plan.threads("train") == 4 and plan.threads("evaluate") == 2
+    assert plan.mem_mb("train") == 9000
+    assert plan.gpus("train") == 1 and plan.gpus("evaluate") == 0
+
+
+def test_figure_inputs(base):
+    plan = Plan(check_config(base))
+    fig4 = plan.figure_inputs("figure4")
+    assert all("/metrics/bert/" in p and p.endswith("target2.json") for p in fig4)
+    assert {p.split("/")[4] for p in fig4} == {"pf", "pf-past"}
+    fig5 = plan.figure_inputs("figure5")
+    assert any(p.endswith(".csv") and "/roberta/" in p for p in fig5)
+    assert any("truncated-3x" in p for p in fig5)
+
+
+def test_report_spec_is_a_valid_reportspec(base):
+    from pf.reports.spec import spec_from_dict
+
+    spec = spec_from_dict(Plan(check_config(base)).report_spec())
+    assert spec.table("2").targets == (3.0,)
+    assert spec.table("3").backbones == ("bert",)
+    rows = spec.table("1").rows
+    assert rows[0].reference and rows[1].method == "truncated"
+    assert spec.figures["curves"] == {"3": "bert", "5": "roberta", "6": "albert"}
+    assert spec.figures["exit_distribution"]["without_future"] == "pf-past"
+
+
+def test_job_paths(base):
+    plan = Plan(check_config(base))
+    assert plan.metrics(Job("bert", "mrpc", "pf", 42, "2")) == \
+        "results/metrics/bert/mrpc/pf/seed42/target2.json"
+
+
+def test_constants_match_the_methods():
+    pytest.importorskip("torch")
+    from pf.methods.past_future import ALL_STRATEGIES
+    from pf.methods.registry import get_method
+
+    assert set(PF_STRATEGIES) == set(ALL_STRATEGIES)
+    for method, rule in EXIT_RULES.items():
+        assert get_method(method).exit_rule == rule, method

@@ -1,0 +1,136 @@
+# The paper's tables (LaTeX/CSV/Markdown) and figures (PNG), each requesting exactly the
+# metrics files (and curves) it needs; `snakemake --report report.html` shows them.
+
+report: "../report/workflow.rst"
+
+
+rule report_spec:
+    output:
+        REPORT_SPEC,
+    params:
+        spec=json.dumps(PLAN.report_spec()),  # key order = block order
+    conda:
+        PF_ENV
+    log:
+        f"{LOGS}/report/report_spec.log",
+    shell:
+        "printf '%s\\n' {params.spec:q} > {output} 2> {log}"
+
+
+rule table:
+    input:
+        metrics=lambda wildcards: PLAN.table_inputs(f"table{wildcards.n}"),
+        spec=REPORT_SPEC,
+    output:
+        tex=report(
+            f"{REPORTS}/table{{n}}.tex",
+            caption="../report/table.rst",
+            category="Tables",
+            labels={"table": "Table {n}", "format": "LaTeX"},
+        ),
+        csv=report(
+            f"{REPORTS}/table{{n}}.csv",
+            caption="../report/table.rst",
+            category="Tables",
+            labels={"table": "Table {n}", "format": "CSV"},
+        ),
+        md=f"{REPORTS}/table{{n}}.md",
+    wildcard_constraints:
+        n="[1-6]",
+    params:
+        results=results_dir_of_spec,
+        out_dir=parent_dir,
+    conda:
+        PF_ENV
+    log:
+        f"{LOGS}/report/table{{n}}.log",
+    threads: PLAN.threads("report")
+    resources:
+        **resources_of("report"),
+    shell:
+        "pf report --results {params.results} --spec {input.spec}"
+        " --out-dir {params.out_dir} --table {wildcards.n} > {log} 2>&1"
+
+
+rule figure:
+    input:
+        data=lambda wildcards: PLAN.figure_inputs(f"figure{wildcards.n}"),
+        spec=REPORT_SPEC,
+    output:
+        report(
+            f"{REPORTS}/figure{{n}}.png",
+            caption="../report/figure.rst",
+            category="Figures",
+            labels={"figure": "Figure {n}"},
+        ),
+    wildcard_constraints:
+        n="[3-6]",
+    params:
+        results=results_dir_of_spec,
+        out_dir=parent_dir,
+    conda:
+        PF_ENV
+    log:
+        f"{LOGS}/report/figure{{n}}.log",
+    threads: PLAN.threads("report")
+    resources:
+        **resources_of("report"),
+    shell:
+        "pf report --results {params.results} --spec {input.spec}"
+        " --out-dir {params.out_dir} --figure {wildcards.n} > {log} 2>&1"
+
+
+rule latency_table:
+    input:
+        latency=PLAN.latency_inputs(),
+        spec=REPORT_SPEC,
+    output:
+        tex=report(
+            f"{REPORTS}/latency.tex",
+            caption="../report/latency.rst",
+            category="Latency",
+            labels={"table": "Latency", "format": "LaTeX"},
+        ),
+        csv=report(
+            f"{REPORTS}/latency.csv",
+            caption="../report/latency.rst",
+            category="Latency",
+            labels={"table": "Latency", "format": "CSV"},
+        ),
+        md=f"{REPORTS}/latency.md",
+    params:
+        results=results_dir_of_spec,
+        out_dir=parent_dir,
+    conda:
+        PF_ENV
+    log:
+        f"{LOGS}/report/latency.log",
+    threads: PLAN.threads("report")
+    resources:
+        **resources_of("report"),
+    shell:
+        "pf report --results {params.results} --spec {input.spec}"
+        " --out-dir {params.out_dir} --latency > {log} 2>&1"
+
+
+rule collect:
+    input:
+        PLAN.all_metrics(),
+    output:
+        report(
+            f"{REPORTS}/metrics.csv",
+            caption="../report/metrics.rst",
+            category="Data",
+            labels={"file": "metrics.csv"},
+        ),
+    params:
+        results=results_dir_of_metrics,
+    conda:
+        PF_ENV
+    log:
+        f"{LOGS}/report/collect.log",
+    threads: PLAN.threads("collect")
+    resources:
+        **resources_of("collect"),
+    shell:
+        "pf collect --results {params.results} --out {output} > {log} 2>&1"
