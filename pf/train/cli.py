@@ -1,7 +1,11 @@
 """`pf train`: prepared data + method + options -> checkpoint directory.
 
 pf train --prepared DIR --method NAME --options JSON --training JSON --seed S --out DIR
-         [--teacher DIR] [--threads N]
+         [--teacher DIR] [--threads N] [--record SPLIT=FILE ...]
+
+`--record` writes the per-layer outputs of a split (exactly what `pf outputs` writes, from
+the checkpoint just saved) in the same process: importing torch and transformers costs
+several seconds per process, which dominates the small jobs of the default configuration.
 
 JSON arguments are JSON text or a path to a JSON file. Options and training arguments are
 validated before any data is read. The checkpoint (model.safetensors, train_log.jsonl and,
@@ -103,6 +107,9 @@ def _run(args) -> int:
             raise PfError(f"--threads must be positive, got {args.threads}")
         torch.set_num_threads(args.threads)
     get_method(args.method)
+    records = _records(args.record)
+    if args.record_batch_size < 1:
+        raise PfError(f"--record-batch-size must be positive, got {args.record_batch_size}")
     options = _json_arg("--options", args.options)
     if options is not None and not isinstance(options, dict):
         raise PfError("--options: expected a JSON object")
@@ -113,7 +120,23 @@ def _run(args) -> int:
                                    args.out, teacher=args.teacher)
     print(f"trained {args.method} in {seconds:.1f}s on {result.device} -> "
           f"{Path(args.out) / 'model.json'}")
+    for split, path in records:
+        from pf.outputs import record_outputs
+
+        out = record_outputs(args.out, args.prepared, split, path, batch_size=args.record_batch_size)
+        n, e, c = out.logits.shape
+        print(f"recorded {split}: {n} examples x {e} exits x {c} labels -> {path}")
     return 0
+
+
+def _records(specs: list[str]) -> list[tuple[str, str]]:
+    records = []
+    for spec in specs:
+        split, sep, path = spec.partition("=")
+        if not sep or not split or not path:
+            raise PfError(f"--record expects SPLIT=FILE, got '{spec}'")
+        records.append((split, path))
+    return records
 
 
 def register(subparsers) -> None:
@@ -129,4 +152,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="checkpoint directory")
     p.add_argument("--teacher", default=None, help="teacher `full` checkpoint (kd, pkd, tinybert)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--record", action="append", default=[], metavar="SPLIT=FILE",
+                   help="also write the per-layer outputs of SPLIT to FILE (repeatable)")
+    p.add_argument("--record-batch-size", type=int, default=64)
     p.set_defaults(func=_run)

@@ -37,6 +37,10 @@ LOGS = PLAN.logs
 REPORT_SPEC = f"{RESULTS}/report_spec.json"
 
 
+EVAL_SPLIT = config["evaluation"]["split"]
+OTHER_SPLITS = "|".join(s for s in ("train", "dev", "heldout") if s != EVAL_SPLIT)
+
+
 wildcard_constraints:
     backbone=r"[A-Za-z0-9][A-Za-z0-9_.]*",
     task="|".join(TASK_NAMES),

@@ -1,10 +1,13 @@
-# Per-layer logits of every exit for one split: the only model forward pass evaluation needs.
+# Per-layer logits of every exit for a split other than the evaluation split (which the
+# train job records itself), e.g. the held-out slice used for calibration.
 
 
 rule outputs:
     input:
         model=f"{RESULTS}/models/{{backbone}}/{{task}}/{{variant}}/seed{{seed}}/model.safetensors",
         prepared=f"{RESULTS}/prepared/{{backbone}}/{{task}}/meta.json",
+    wildcard_constraints:
+        split=OTHER_SPLITS,
     output:
         f"{RESULTS}/outputs/{{backbone}}/{{task}}/{{variant}}/seed{{seed}}/{{split}}.safetensors",
     params:

@@ -1,5 +1,8 @@
 # One checkpoint per (backbone, task, variant, seed). A variant is an entry of the config's
 # `methods:`; per-target variants (truncated, students) are named "<name>-<r>x".
+# The job also records the evaluation split's per-layer logits from the saved checkpoint
+# (what `pf outputs` would write): a second process would pay the torch + transformers
+# import again, which dominates the small jobs of the default configuration.
 
 
 rule train:
@@ -7,7 +10,8 @@ rule train:
         prepared=f"{RESULTS}/prepared/{{backbone}}/{{task}}/meta.json",
         teacher=teacher_model,
     output:
-        f"{RESULTS}/models/{{backbone}}/{{task}}/{{variant}}/seed{{seed}}/model.safetensors",
+        model=f"{RESULTS}/models/{{backbone}}/{{task}}/{{variant}}/seed{{seed}}/model.safetensors",
+        outputs=f"{RESULTS}/outputs/{{backbone}}/{{task}}/{{variant}}/seed{{seed}}/{EVAL_SPLIT}.safetensors",
     params:
         prepared=prepared_dir,
         out=model_dir,
@@ -15,6 +19,8 @@ rule train:
         options=method_options_json,
         training=training_json,
         teacher=teacher_flag,
+        split=EVAL_SPLIT,
+        batch_size=config["evaluation"]["batch_size"],
     conda:
         PF_ENV
     log:
@@ -26,4 +32,5 @@ rule train:
         "pf train --prepared {params.prepared} --method {params.method}"
         " --options {params.options:q} --training {params.training:q}"
         " --seed {wildcards.seed} --out {params.out} {params.teacher}"
-        " --threads {threads} > {log} 2>&1"
+        " --threads {threads} --record {params.split}={output.outputs}"
+        " --record-batch-size {params.batch_size} > {log} 2>&1"
