@@ -1,0 +1,94 @@
+"""`pf curve`: a per-layer outputs file -> score-versus-speed-up trade-off curve (CSV).
+
+    pf curve --outputs dev.safetensors --rule entropy|patience|last --out curve.csv
+             [--max-gap 0.05] [--max-points N]
+
+The points come from the recorded logits alone (`pf.exits.tradeoff_curve`): for the entropy
+rule, thresholds are chosen among the exact breakpoints so that neighbouring speed-ups are at
+most `--max-gap` apart wherever the data allow; for patience, every patience 0..E-1; for
+`last`, the single point.
+
+CSV columns (one row per point, ascending speed-up):
+    backbone, task, method, split  -- from the outputs file
+    rule                           -- entropy | patience | last
+    param_name                     -- tau | patience | (empty for last)
+    param                          -- the threshold (exit when H < tau) or patience
+    speedup                        -- equation 15 ratio on the split
+    avg_exit_layer                 -- mean 1-based exit layer
+    n_examples                     -- examples in the split
+    <metric> ...                   -- one column per metric of the task, fraction in [0, 1]
+Light module: numpy only, no torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+from pf import exits
+from pf.errors import PfError
+from pf.io import atomic_write_text
+from pf.tasks import get_task
+
+BASE_COLUMNS = ("backbone", "task", "method", "split", "rule", "param_name", "param",
+                "speedup", "avg_exit_layer", "n_examples")
+
+
+def curve_rows(outputs: str | Path, rule: str, max_gap: float = 0.05,
+               max_points: int | None = None) -> tuple[list[str], list[list]]:
+    from pf.evaluate import read_outputs
+
+    if rule not in exits.RULES:
+        from pf.errors import unknown
+        raise unknown("exit rule", rule, exits.RULES)
+    if not max_gap > 0:
+        raise PfError(f"--max-gap must be > 0; got {max_gap}")
+    out = read_outputs(outputs)
+    task = get_task(out.task)
+    names = tuple(task.metrics)
+    sw = exits.tradeoff_curve(np.asarray(out.logits), np.asarray(out.labels), rule,
+                              np.asarray(out.exit_layers), int(out.n_layers), names,
+                              max_gap=max_gap, max_points=max_points)
+    pname = exits.PARAM_NAMES[rule] or ""
+    rows = []
+    for i in range(len(sw)):
+        p = sw.params[i] if rule != "last" else ""
+        p = repr(float(p)) if rule == "entropy" else (str(int(p)) if rule == "patience" else "")
+        rows.append([out.backbone, task.name, out.method, out.split, rule, pname, p,
+                     repr(float(sw.speedups[i])), repr(float(sw.avg_exit_layers[i])),
+                     sw.n_examples, *(repr(float(sw.metrics[m][i])) for m in names)])
+    return [*BASE_COLUMNS, *names], rows
+
+
+def write_curve(outputs: str | Path, rule: str, out: str | Path, max_gap: float = 0.05,
+                max_points: int | None = None) -> int:
+    header, rows = curve_rows(outputs, rule, max_gap, max_points)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    atomic_write_text(out, buf.getvalue())
+    return len(rows)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "curve", help="outputs file -> trade-off curve CSV",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--outputs", required=True)
+    p.add_argument("--rule", required=True, choices=exits.RULES)
+    p.add_argument("--out", required=True)
+    p.add_argument("--max-gap", type=float, default=0.05,
+                   help="largest speed-up gap between neighbouring points where the data "
+                        "allow (default 0.05)")
+    p.add_argument("--max-points", type=int, default=None)
+    p.set_defaults(func=_main)
+
+
+def _main(args: argparse.Namespace) -> int:
+    write_curve(args.outputs, args.rule, args.out, args.max_gap, args.max_points)
+    return 0

@@ -1,0 +1,194 @@
+"""`pf evaluate`: a per-layer outputs file + a target speed-up -> one metrics JSON.
+
+    pf evaluate --outputs dev.safetensors [--calibration-outputs heldout.safetensors]
+                --rule entropy|patience|last [--target R | --param X] [--metric NAME]
+                --variant NAME [--method-options JSON] --seed S --out target2.json
+
+For the entropy and patience rules the parameter (tau or patience) is calibrated so that
+the speed-up is closest to the target (ties to the faster, `pf.exits.calibrate`), on the
+calibration outputs when given (e.g. a held-out slice of train) and otherwise on the scored
+split itself (what the paper did by hand on dev); `--param` fixes it instead. Rule `last`
+(full, truncated, distilled models) has nothing to calibrate: everyone exits at the last
+exit and `--target` is only recorded. The fields of the JSON are documented in
+`pf.metrics_schema`. Light module: numpy only, no torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pf import exits
+from pf.errors import PfError
+from pf.io import atomic_write_json
+from pf.metrics_schema import SCHEMA, validate_metrics
+from pf.tasks import get_task
+
+VERSION_PACKAGES = ("pf-early-exit", "numpy", "safetensors", "torch", "transformers")
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in VERSION_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def read_outputs(path: str | Path):
+    """`pf.outputs.load_outputs`, with any failure turned into a PfError naming the file."""
+    from pf.outputs import load_outputs
+
+    path = Path(path)
+    if not path.is_file():
+        raise PfError(f"{path}: outputs file not found")
+    try:
+        out = load_outputs(path)
+    except PfError:
+        raise
+    except Exception as err:  # a corrupt or foreign file: say which one
+        raise PfError(f"{path}: not a readable pf outputs file ({type(err).__name__}: "
+                      f"{str(err)[:200]})") from None
+    logits = np.asarray(out.logits)
+    if logits.ndim != 3 or logits.shape[0] == 0:
+        raise PfError(f"{path}: logits must be a non-empty [N, E, C] array, got {logits.shape}")
+    if not np.isfinite(logits).all():
+        raise PfError(f"{path}: logits contain NaN or infinite values")
+    return out
+
+
+def _check_compatible(a, a_path, b, b_path) -> None:
+    for name in ("backbone", "task", "method", "n_layers"):
+        if getattr(a, name) != getattr(b, name):
+            raise PfError(f"{b_path}: {name} is {getattr(b, name)!r} but {a_path} has "
+                          f"{getattr(a, name)!r}; calibrate on outputs of the same model")
+    if list(np.asarray(a.exit_layers)) != list(np.asarray(b.exit_layers)) or \
+            np.asarray(a.logits).shape[2] != np.asarray(b.logits).shape[2]:
+        raise PfError(f"{b_path}: exits or labels differ from {a_path}")
+
+
+def evaluate(outputs: str | Path, rule: str, variant: str, seed: int,
+             target: float | None = None, param: float | int | None = None,
+             metric: str | None = None, method_options: dict[str, Any] | None = None,
+             calibration_outputs: str | Path | None = None) -> dict[str, Any]:
+    """The metrics object (see `pf.metrics_schema.FIELDS`)."""
+    if rule not in exits.RULES:
+        from pf.errors import unknown
+        raise unknown("exit rule", rule, exits.RULES)
+    out = read_outputs(outputs)
+    task = get_task(out.task)
+    n_layers = int(out.n_layers)
+    logits = np.asarray(out.logits)
+    labels = np.asarray(out.labels, dtype=np.int64)
+    exit_layers = np.asarray(out.exit_layers, dtype=np.int64)
+    if logits.shape[2] != task.num_labels:
+        raise PfError(f"{outputs}: logits have {logits.shape[2]} classes but task "
+                      f"'{task.name}' has {task.num_labels}")
+    names = tuple(task.metrics)
+    metric = metric or names[0]
+    if metric not in names:
+        raise PfError(f"metric '{metric}' is not a metric of task '{task.name}'; choose one "
+                      f"of: {', '.join(names)}")
+
+    calibration_split = calibration_path = calibration_speedup = None
+    if rule == "last":
+        if param is not None:
+            raise PfError("rule 'last' takes no parameter")
+        if target is not None and not 1.0 <= float(target) <= n_layers:
+            raise PfError(f"target speed-up must lie in [1, {n_layers}]; got {target}")
+    elif param is not None:
+        if target is not None:
+            exits.check_target(target, n_layers)
+        param = float(param) if rule == "entropy" else int(param)
+    else:
+        if target is None:
+            raise PfError(f"rule '{rule}' needs --target (or a fixed --param)")
+        exits.check_target(target, n_layers)
+        if calibration_outputs is not None:
+            cal_out = read_outputs(calibration_outputs)
+            _check_compatible(out, outputs, cal_out, calibration_outputs)
+            cal = exits.calibrate(np.asarray(cal_out.logits), np.asarray(cal_out.labels),
+                                  rule, target, exit_layers, n_layers, metric, names)
+            calibration_split, calibration_path = str(cal_out.split), str(calibration_outputs)
+        else:
+            cal = exits.calibrate(logits, labels, rule, target, exit_layers, n_layers,
+                                  metric, names)
+            calibration_split = str(out.split)
+        param, calibration_speedup = cal.param, cal.speedup
+
+    dec = exits.apply_rule(logits, rule, param)
+    layers = dec.layers(exit_layers)
+    mets = exits.compute_metrics(dec.prediction, labels, names, num_labels=task.num_labels)
+    obj = {
+        "schema": SCHEMA,
+        "backbone": str(out.backbone),
+        "n_layers": n_layers,
+        "task": task.name,
+        "method": str(out.method),
+        "variant": str(variant),
+        "method_options": dict(method_options or {}),
+        "seed": int(seed),
+        "split": str(out.split),
+        "calibration_split": calibration_split,
+        "rule": rule,
+        "rule_param_name": exits.PARAM_NAMES[rule],
+        "rule_param": param,
+        "target": None if target is None else float(target),
+        "speedup": exits.speedup(layers, n_layers),
+        "calibration_speedup": calibration_speedup,
+        "avg_exit_layer": float(layers.mean()),
+        "metric": metric,
+        "score": mets[metric],
+        "metrics": mets,
+        "exit_counts": exits.exit_counts(layers, n_layers),
+        "n_examples": int(labels.shape[0]),
+        "outputs": str(outputs),
+        "calibration_outputs": calibration_path,
+        "versions": package_versions(),
+    }
+    return validate_metrics(obj, str(outputs))
+
+
+def _json_arg(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {err}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object")
+    return value
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "evaluate", help="outputs file + target speed-up -> metrics JSON",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--outputs", required=True, help="per-layer outputs file (pf outputs)")
+    p.add_argument("--calibration-outputs", default=None,
+                   help="outputs of a held-out split to calibrate the parameter on "
+                        "(default: calibrate on --outputs itself)")
+    p.add_argument("--rule", required=True, choices=exits.RULES)
+    p.add_argument("--target", type=float, default=None, help="target speed-up (ratio, >1)")
+    p.add_argument("--param", type=float, default=None,
+                   help="fixed tau / patience instead of calibrating to --target")
+    p.add_argument("--metric", default=None, help="table metric (default: the task's first)")
+    p.add_argument("--variant", required=True)
+    p.add_argument("--method-options", type=_json_arg, default={}, metavar="JSON")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--out", required=True, help="metrics JSON to write (atomically)")
+    p.set_defaults(func=_main)
+
+
+def _main(args: argparse.Namespace) -> int:
+    obj = evaluate(args.outputs, args.rule, args.variant, args.seed, target=args.target,
+                   param=args.param, metric=args.metric, method_options=args.method_options,
+                   calibration_outputs=args.calibration_outputs)
+    atomic_write_json(args.out, obj)
+    return 0

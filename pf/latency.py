@@ -1,0 +1,305 @@
+"""`pf latency`: wall-clock time of the full model versus the early-exit engine -> JSON.
+
+    pf latency --model DIR --prepared DIR [--split dev]
+               (--tau X | --patience P | --target R --outputs FILE) [--rule R]
+               [--batch-sizes 1 32] [--repeats 5] [--warmup 2] [--max-examples N]
+               [--device cpu|cuda] [--threads T] --out FILE.json
+
+Both sides run the same first N examples of the split, in the same batches, under
+`torch.inference_mode`; each measurement is preceded by `--warmup` untimed passes and
+repeated `--repeats` times, and the median is reported (with `torch.cuda.synchronize`
+around every timing on a GPU). The repeats are interleaved (full, engine, all exits, full,
+engine, ...) so that a change in machine load affects every side alike.
+
+* **full model** (the 1.00x reference of the paper's tables): the backbone through all n
+  layers followed by one standard classification head on the last layer's [CLS] vector
+  (pooler Linear d->d + tanh, then Linear d->C; the backbone's own pooler where it has
+  one). No intermediate exit is computed, so this is what a fine-tuned vanilla model costs,
+  independently of the method being measured.
+* **engine**: `pf.engine.run_engine` with the rule's parameter: every exit head the method
+  needs, and exited rows leave the batch.
+* **all exits** (extra, for context): the engine with rule `last`, i.e. every layer and
+  every exit head for every example. full / all_exits shows the heads' own overhead.
+
+The parameter is given (`--tau`, `--patience`) or calibrated on the recorded logits of the
+split (`--target` + `--outputs`, `pf.exits.calibrate`). With `--outputs` the engine's exits
+are also compared with the simulation over the recorded logits of the same examples
+(matched by example id), and the counts are written (`agreement`). The JSON (separate from
+the metrics JSON) holds, per batch size, the median times, the measured speed-up
+t_full / t_engine (wall clock; the process-CPU-time ratio is recorded too) and, beside it, the layer-count speed-up (equation 15) of the engine's
+exits on the timed examples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from dataclasses import asdict
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from pf import exits
+from pf.engine import _rows, _to, compare_to_simulation, run_engine
+from pf.errors import PfError
+from pf.io import atomic_write_json
+
+SCHEMA = "pf-latency/1"
+FULL_MODEL_DEFINITION = ("backbone through all n layers + one classification head on the last "
+                         "layer's [CLS] (pooler Linear d->d + tanh, Linear d->C); no "
+                         "intermediate exits")
+
+
+class FullModel(nn.Module):
+    """The timing reference: the backbone plus one vanilla classification head."""
+
+    def __init__(self, encoder, num_labels: int):
+        super().__init__()
+        self.encoder = encoder
+        d = encoder.hidden_size
+        pooler = encoder.pretrained_pooler()
+        self.pooler = pooler if isinstance(pooler, nn.Linear) else nn.Linear(d, d)
+        self.classifier = nn.Linear(d, num_labels)
+
+    @torch.inference_mode()
+    def forward(self, inputs) -> torch.Tensor:
+        enc = self.encoder
+        h = enc.embed(inputs)
+        bias = enc.attention_bias(inputs.attention_mask, h.dtype)
+        for i in range(enc.n_layers):
+            h = enc.layer(i, h, bias)
+        return self.classifier(torch.tanh(self.pooler(h[:, 0])))
+
+
+def load_model(model_dir: str | Path, device: str | torch.device = "cpu"):
+    """A trained MultiExitModel from a checkpoint directory (pf.methods.checkpoint)."""
+    from pf.methods.checkpoint import load_checkpoint
+
+    return load_checkpoint(model_dir, device).model
+
+
+def load_inputs(prepared: str | Path, split: str, max_examples: int | None):
+    """(EncoderInputs, ids) of the first `max_examples` rows of a prepared split."""
+    from pf.prepare import load_split
+
+    data = load_split(prepared, split)
+    n = len(data) if max_examples is None else min(len(data), int(max_examples))
+    if n < 1:
+        raise PfError(f"{prepared}: split '{split}' has no examples to time")
+    return data.inputs(slice(0, n)), list(data.ids[:n])
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_interleaved(fns: dict[str, Callable[[], Any]], device: torch.device, repeats: int,
+                     warmup: int) -> dict[str, tuple[list[float], list[float]]]:
+    """{name: (wall seconds, process CPU seconds)} of `repeats` rounds after `warmup` untimed
+    ones. Each round runs every function once, back to back, so a change of machine load
+    hits all of them alike (the CPU seconds sum over torch's threads; they are less noisy
+    on a shared machine)."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    _sync(device)
+    out: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            _sync(device)
+            c0 = time.process_time()
+            t0 = time.perf_counter()
+            fn()
+            _sync(device)
+            out[name][0].append(time.perf_counter() - t0)
+            out[name][1].append(time.process_time() - c0)
+    return out
+
+
+def _batches(inputs, batch_size: int, device):
+    n = inputs.input_ids.shape[0]
+    return [_to(_rows(inputs, s, min(n, s + batch_size)), device) for s in range(0, n, batch_size)]
+
+
+def measure(model, inputs, rule: str, param, batch_sizes=(1, 32), repeats: int = 5,
+            warmup: int = 2, full: FullModel | None = None, all_exits: bool = True
+            ) -> dict[str, Any]:
+    """Median wall-clock of the full model and the engine at each batch size."""
+    device = next(model.parameters()).device
+    model.eval()
+    inputs = _to(inputs, device)                 # once, outside every timing
+    if full is None:
+        torch.manual_seed(0)
+        full = FullModel(model.encoder, model.num_labels).to(device)
+    full.eval()
+    n_layers = int(model.n_layers_full)
+    rows = []
+    result = None
+    for bs in batch_sizes:
+        batches = _batches(inputs, bs, device)   # moved to the device once, outside timing
+
+        def run_full():
+            for b in batches:
+                full(b)
+
+        def run_eng():
+            nonlocal result
+            result = run_engine(model, inputs, rule, param, batch_size=bs, device=device)
+
+        fns = {"full": run_full, "engine": run_eng}
+        if all_exits:
+            fns["all_exits"] = lambda: run_engine(model, inputs, "last", None, batch_size=bs,
+                                                  device=device)
+        times = time_interleaved(fns, device, repeats, warmup)
+        row: dict[str, Any] = {"batch_size": int(bs)}
+        for name, (wall, cpu) in times.items():
+            row[f"{name}_s"] = statistics.median(wall)
+            row[f"{name}_times_s"] = wall
+            row[f"{name}_cpu_s"] = statistics.median(cpu)
+        layer_speedup = exits.speedup(result.exit_layer, n_layers)
+        row["measured_speedup"] = row["full_s"] / row["engine_s"]
+        # median over rounds of the per-round ratio (full and engine ran back to back)
+        row["paired_speedup"] = statistics.median(
+            f / e for f, e in zip(row["full_times_s"], row["engine_times_s"]))
+        row["cpu_time_speedup"] = row["full_cpu_s"] / max(row["engine_cpu_s"], 1e-12)
+        row["layer_speedup"] = layer_speedup
+        row["measured_over_layer"] = row["measured_speedup"] / layer_speedup
+        rows.append(row)
+    return {"batches": rows, "engine_result": result}
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for name in ("pf-early-exit", "torch", "transformers", "numpy"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def latency(model_dir, prepared, split: str = "dev", rule: str | None = None,
+            tau: float | None = None, patience: int | None = None, target: float | None = None,
+            outputs: str | None = None, batch_sizes=(1, 32), repeats: int = 5, warmup: int = 2,
+            max_examples: int | None = None, device: str | None = None,
+            threads: int | None = None) -> dict[str, Any]:
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    if repeats < 1 or warmup < 0 or any(b < 1 for b in batch_sizes):
+        raise PfError("--repeats must be >= 1, --warmup >= 0 and batch sizes >= 1")
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model = load_model(model_dir, dev)
+    rule = rule or getattr(model, "exit_rule", "entropy")
+    if rule not in exits.RULES:
+        from pf.errors import unknown
+        raise unknown("exit rule", rule, exits.RULES)
+    n_layers = int(model.n_layers_full)
+    rec = None
+    if outputs is not None:
+        from pf.evaluate import read_outputs
+        rec = read_outputs(outputs)
+        if list(np.asarray(rec.exit_layers)) != list(model.exit_layers):
+            raise PfError(f"{outputs}: exit layers {list(np.asarray(rec.exit_layers))} differ "
+                          f"from the model's {list(model.exit_layers)}")
+    given = [x is not None for x in (tau, patience, target)]
+    if sum(given) > 1:
+        raise PfError("give only one of --tau, --patience and --target")
+    param: float | int | None = None
+    calibration = None
+    if rule == "entropy":
+        if patience is not None:
+            raise PfError("--patience belongs to the patience rule; this model uses 'entropy'")
+        param = tau
+    elif rule == "patience":
+        if tau is not None:
+            raise PfError("--tau belongs to the entropy rule; this model uses 'patience'")
+        param = patience
+    if target is not None:
+        if rule == "last":
+            raise PfError("rule 'last' has no parameter to calibrate to --target")
+        if rec is None:
+            raise PfError("--target needs --outputs (the recorded logits to calibrate on)")
+        calibration = exits.calibrate(np.asarray(rec.logits), np.asarray(rec.labels), rule,
+                                      target, np.asarray(rec.exit_layers), n_layers)
+        param = calibration.param
+    if rule != "last" and param is None:
+        raise PfError(f"rule '{rule}' needs --{'tau' if rule == 'entropy' else 'patience'} "
+                      f"or --target with --outputs")
+
+    inputs, ids = load_inputs(prepared, split, max_examples)
+    res = measure(model, inputs, rule, param, tuple(batch_sizes), repeats, warmup)
+    eng = res["engine_result"]
+    agreement = None
+    if rec is not None:
+        rec_ids = [str(i) for i in rec.ids]
+        pos = {k: i for i, k in enumerate(rec_ids)}
+        missing = [k for k in ids if k not in pos]
+        if missing:
+            raise PfError(f"{outputs}: {len(missing)} timed example(s) are not in the outputs "
+                          f"file (e.g. {missing[0]!r}); record outputs of the same split")
+        sel = np.asarray([pos[k] for k in ids])
+        agreement = asdict(compare_to_simulation(eng, np.asarray(rec.logits)[sel], rule, param))
+    return {
+        "schema": SCHEMA,
+        "model": str(model_dir),
+        "method": getattr(model, "method", None),
+        "prepared": str(prepared),
+        "split": split,
+        "rule": rule,
+        "rule_param_name": exits.PARAM_NAMES[rule],
+        "rule_param": param,
+        "target": target,
+        "calibration_speedup": None if calibration is None else calibration.speedup,
+        "outputs": outputs,
+        "n_examples": int(inputs.input_ids.shape[0]),
+        "sequence_length": int(inputs.input_ids.shape[1]),
+        "n_layers": n_layers,
+        "device": str(dev),
+        "threads": torch.get_num_threads(),
+        "repeats": repeats,
+        "warmup": warmup,
+        "full_model_definition": FULL_MODEL_DEFINITION,
+        "layer_speedup": exits.speedup(eng.exit_layer, n_layers),
+        "agreement": agreement,
+        "batches": res["batches"],
+        "versions": _versions(),
+    }
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "latency", help="wall-clock: full model vs early-exit engine -> JSON",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="trained model directory (pf train)")
+    p.add_argument("--prepared", required=True, help="prepared data directory (pf prepare)")
+    p.add_argument("--split", default="dev")
+    p.add_argument("--rule", choices=exits.RULES, default=None,
+                   help="exit rule (default: the method's own)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--tau", type=float, default=None)
+    g.add_argument("--patience", type=int, default=None)
+    g.add_argument("--target", type=float, default=None,
+                   help="calibrate the parameter to this speed-up on --outputs")
+    p.add_argument("--outputs", default=None, help="recorded per-layer logits of the split")
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 32])
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--max-examples", type=int, default=None)
+    p.add_argument("--device", default=None, help="cpu | cuda (default: cuda if available)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_main)
+
+
+def _main(args: argparse.Namespace) -> int:
+    obj = latency(args.model, args.prepared, args.split, args.rule, args.tau, args.patience,
+                  args.target, args.outputs, args.batch_sizes, args.repeats, args.warmup,
+                  args.max_examples, args.device, args.threads)
+    atomic_write_json(args.out, obj)
+    return 0

@@ -1,0 +1,103 @@
+"""`pf latency` on a tiny checkpoint: JSON fields, calibration, agreement with the simulation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from pf import exits
+from pf.cli import main
+from pf.engine import record_logits
+from pf.errors import PfError
+from pf.latency import FullModel, latency
+
+from _engine_models import random_inputs, tiny_encoder
+
+checkpoint = pytest.importorskip("pf.methods.checkpoint")
+registry = pytest.importorskip("pf.methods.registry")
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    from safetensors.torch import save_file
+
+    from pf.outputs import LayerOutputs, save_outputs
+
+    root = tmp_path_factory.mktemp("lat")
+    enc = tiny_encoder(n_layers=4, hidden=32, seed=0)
+    torch.manual_seed(3)
+    model = registry.build_model("deebert", {}, enc, 2)
+    with torch.no_grad():
+        for _, p in model.head_parameters():
+            p.mul_(40.0)
+    model.eval()
+    checkpoint.save_checkpoint(model, root / "model", {"task": "sst2", "seed": 0})
+    x = random_inputs(24, seed=4)
+    labels = torch.randint(0, 2, (24,), generator=torch.Generator().manual_seed(0))
+    ids = [f"dev-{i}" for i in range(24)]
+    (root / "prep").mkdir()
+    save_file({"input_ids": x.input_ids, "attention_mask": x.attention_mask,
+               "token_type_ids": x.token_type_ids, "labels": labels},
+              str(root / "prep" / "dev.safetensors"), metadata={"ids": json.dumps(ids)})
+    logits = record_logits(model, x, batch_size=24)
+    save_outputs(root / "dev_out.safetensors",
+                 LayerOutputs(logits, labels.numpy(), np.arange(1, 5, dtype=np.int64), ids, 4,
+                              "sst2", "tiny", "deebert", "dev"))
+    return root, logits, labels.numpy()
+
+
+def test_latency_cli_with_target(setup):
+    root, logits, labels = setup
+    out = root / "lat.json"
+    rc = main(["latency", "--model", str(root / "model"), "--prepared", str(root / "prep"),
+               "--target", "2", "--outputs", str(root / "dev_out.safetensors"),
+               "--batch-sizes", "1", "8", "--repeats", "2", "--warmup", "1",
+               "--max-examples", "20", "--device", "cpu", "--out", str(out)])
+    assert rc == 0
+    obj = json.loads(out.read_text())
+    assert obj["rule"] == "entropy" and obj["rule_param_name"] == "tau"
+    assert obj["n_examples"] == 20 and obj["n_layers"] == 4
+    cal = exits.calibrate(logits, labels, "entropy", 2.0, np.arange(1, 5), 4)
+    assert obj["rule_param"] == pytest.approx(cal.param)
+    assert obj["agreement"]["n"] == 20 and obj["agreement"]["n_mismatch_far"] == 0
+    d = exits.entropy_exits(logits[:20], cal.param)
+    assert obj["layer_speedup"] == pytest.approx(exits.speedup(d.layers(np.arange(1, 5)), 4))
+    assert [b["batch_size"] for b in obj["batches"]] == [1, 8]
+    for b in obj["batches"]:
+        assert len(b["full_times_s"]) == 2 and len(b["engine_times_s"]) == 2
+        assert b["full_s"] > 0 and b["engine_s"] > 0
+        assert b["measured_speedup"] == pytest.approx(b["full_s"] / b["engine_s"])
+        assert b["layer_speedup"] == obj["layer_speedup"]
+    assert "all n layers" in obj["full_model_definition"]
+
+
+def test_latency_fixed_params_and_errors(setup):
+    root, logits, labels = setup
+    kw = dict(batch_sizes=(4,), repeats=1, warmup=0, max_examples=8, device="cpu")
+    obj = latency(root / "model", root / "prep", tau=0.0, **kw)
+    assert obj["layer_speedup"] == 1.0 and obj["agreement"] is None
+    obj = latency(root / "model", root / "prep", rule="patience", patience=0, **kw)
+    assert obj["layer_speedup"] == 4.0
+    with pytest.raises(PfError, match="--outputs"):
+        latency(root / "model", root / "prep", target=2.0, **kw)
+    with pytest.raises(PfError, match="tau"):
+        latency(root / "model", root / "prep", **kw)
+    with pytest.raises(PfError):
+        latency(root / "model", root / "prep", split="test", tau=0.1, **kw)
+
+
+def test_full_model_reference_runs_every_layer(setup):
+    enc = tiny_encoder(n_layers=4, hidden=32, seed=0)
+    seen = []
+    orig = enc.layer
+
+    def spy(i, h, b):
+        seen.append(i)
+        return orig(i, h, b)
+
+    enc.layer = spy
+    out = FullModel(enc, 3)(random_inputs(5))
+    assert out.shape == (5, 3) and seen == [0, 1, 2, 3]
