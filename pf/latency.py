@@ -78,9 +78,15 @@ class FullModel(nn.Module):
 
 def load_model(model_dir: str | Path, device: str | torch.device = "cpu"):
     """A trained MultiExitModel from a checkpoint directory (pf.methods.checkpoint)."""
+    return load_checkpoint_info(model_dir, device)[0]
+
+
+def load_checkpoint_info(model_dir: str | Path, device: str | torch.device = "cpu"):
+    """(model, info) of a checkpoint directory: info is its model.json."""
     from pf.methods.checkpoint import load_checkpoint
 
-    return load_checkpoint(model_dir, device).model
+    loaded = load_checkpoint(model_dir, device)
+    return loaded.model, loaded.info
 
 
 def load_inputs(prepared: str | Path, split: str, max_examples: int | None):
@@ -188,13 +194,13 @@ def latency(model_dir, prepared, split: str = "dev", rule: str | None = None,
             tau: float | None = None, patience: int | None = None, target: float | None = None,
             outputs: str | None = None, batch_sizes=(1, 32), repeats: int = 5, warmup: int = 2,
             max_examples: int | None = None, device: str | None = None,
-            threads: int | None = None) -> dict[str, Any]:
+            threads: int | None = None, variant: str | None = None) -> dict[str, Any]:
     if threads is not None:
         torch.set_num_threads(int(threads))
     if repeats < 1 or warmup < 0 or any(b < 1 for b in batch_sizes):
         raise PfError("--repeats must be >= 1, --warmup >= 0 and batch sizes >= 1")
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model = load_model(model_dir, dev)
+    model, info = load_checkpoint_info(model_dir, dev)
     rule = rule or getattr(model, "exit_rule", "entropy")
     if rule not in exits.RULES:
         from pf.errors import unknown
@@ -247,6 +253,10 @@ def latency(model_dir, prepared, split: str = "dev", rule: str | None = None,
         agreement = asdict(compare_to_simulation(eng, np.asarray(rec.logits)[sel], rule, param))
     return {
         "schema": SCHEMA,
+        "backbone": (info.get("backbone") or {}).get("name"),
+        "task": info.get("task"),
+        "variant": variant if variant is not None else info.get("method"),
+        "seed": info.get("seed"),
         "model": str(model_dir),
         "method": getattr(model, "method", None),
         "prepared": str(prepared),
@@ -293,6 +303,8 @@ def register(subparsers) -> None:
     p.add_argument("--max-examples", type=int, default=None)
     p.add_argument("--device", default=None, help="cpu | cuda (default: cuda if available)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--variant", default=None,
+                   help="the config's variant name, recorded for the reports (default: the method)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_main)
 
@@ -300,6 +312,6 @@ def register(subparsers) -> None:
 def _main(args: argparse.Namespace) -> int:
     obj = latency(args.model, args.prepared, args.split, args.rule, args.tau, args.patience,
                   args.target, args.outputs, args.batch_sizes, args.repeats, args.warmup,
-                  args.max_examples, args.device, args.threads)
+                  args.max_examples, args.device, args.threads, args.variant)
     atomic_write_json(args.out, obj)
     return 0

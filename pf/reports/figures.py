@@ -159,7 +159,7 @@ def curve_figure(frame, spec: ReportSpec, results: str | os.PathLike, backbone: 
     markers = ["s", "D", "^", "v", "P", "X", "*", "o"]
     drawn_any = False
     with sns.axes_style("whitegrid"), plt.rc_context({"font.size": 9}):
-        fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.9 * nrows + 0.5),
+        fig, axes = plt.subplots(nrows, ncols, figsize=(max(6.0, 3.4 * ncols), 2.9 * nrows + 0.5 + 0.3 * (ncols == 1)),
                                  squeeze=False, layout="constrained")
         handles: dict[str, Any] = {}
         for k, task in enumerate(tasks):
@@ -266,7 +266,7 @@ def exit_distribution_figure(frame, spec: ReportSpec):
     nrows, ncols = _grid(len(tasks))
     colors = sns.color_palette("colorblind", 2)
     with sns.axes_style("whitegrid"), plt.rc_context({"font.size": 9}):
-        fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.9 * nrows + 0.5),
+        fig, axes = plt.subplots(nrows, ncols, figsize=(max(6.0, 3.6 * ncols), 2.9 * nrows + 0.5 + 0.3 * (ncols == 1)),
                                  squeeze=False, layout="constrained")
         handles = {}
         for k, task in enumerate(tasks):

@@ -30,4 +30,4 @@ rule latency:
         " --target {params.target} --outputs {input.outputs}"
         " --batch-sizes {params.batch_sizes} --repeats {params.repeats}"
         " --warmup {params.warmup} --max-examples {params.max_examples} {params.device}"
-        " --threads {threads} --out {output} > {log} 2>&1"
+        " --threads {threads} --variant {wildcards.variant} --out {output} > {log} 2>&1"
