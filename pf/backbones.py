@@ -114,27 +114,41 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
 
 
+def check_local_source(spec: BackboneSpec) -> None:
+    """A `pretrained` that is a path must exist: say so rather than asking the hub for it."""
+    source = spec.pretrained or ""
+    if os.sep in source and (source.startswith((os.sep, ".", "~")) or Path(source).exists()
+                             or source.count(os.sep) > 1):
+        if not Path(source).expanduser().is_dir():
+            raise PfError(f"backbone '{spec.name}': local model directory '{source}' does not exist")
+
+
+def pretrained_load_error(spec: BackboneSpec, what: str, err: Exception) -> PfError:
+    """The one-paragraph error for a pretrained model or tokenizer that could not be loaded."""
+    source = spec.pretrained
+    why = ("HF_HUB_OFFLINE=1 is set, so the Hugging Face hub is not asked" if _offline()
+           else "the Hugging Face hub is unreachable from here or has no such model")
+    first_line = (str(err).splitlines() or [""])[0][:200]
+    return PfError(
+        f"backbone '{spec.name}': cannot load the {what} of '{source}': it is not a local "
+        f"directory and {why}. Download it where the hub is reachable "
+        f"(`huggingface-cli download {source}`) and set 'pretrained' to the local copy. "
+        f"({type(err).__name__}: {first_line})"
+    )
+
+
 def load_pretrained_model(spec: BackboneSpec):
     """The base model (no task head) of a pretrained backbone, from the hub or a directory."""
     from transformers import AutoModel
 
-    source = spec.pretrained
-    assert source is not None
-    if os.sep in source or source.startswith("."):
-        if not Path(source).is_dir():
-            raise PfError(f"backbone '{spec.name}': local model directory '{source}' does not exist")
+    check_local_source(spec)
     try:
         # add_pooling_layer stays on: DeeBERT and PABEE start from the pretrained pooler.
-        return AutoModel.from_pretrained(source, attn_implementation=spec.attn_implementation,
-                                         trust_remote_code=False, use_safetensors=None)
-    except OSError as err:
-        where = "HF_HUB_OFFLINE=1 is set" if _offline() else "the hub could not be reached or has no such model"
-        raise PfError(
-            f"backbone '{spec.name}': cannot load '{source}': it is not a local directory and "
-            f"{where}. Download it where the Hugging Face hub is reachable "
-            f"(`huggingface-cli download {source}`) or set 'pretrained' to a local copy. "
-            f"({type(err).__name__}: {str(err).splitlines()[0][:200]})"
-        ) from None
+        return AutoModel.from_pretrained(spec.pretrained,
+                                         attn_implementation=spec.attn_implementation,
+                                         trust_remote_code=False)
+    except (OSError, ValueError) as err:
+        raise pretrained_load_error(spec, "weights", err) from None
 
 
 def build_model(spec: BackboneSpec, vocab_size: int, pad_token_id: int, seed: int):

@@ -139,18 +139,13 @@ def load_pretrained_tokenizer(spec):
     """The tokenizer of a pretrained backbone (hub id or local directory), no remote code."""
     from transformers import AutoTokenizer
 
-    from pf.errors import PfError
+    from pf.backbones import check_local_source, pretrained_load_error
 
+    check_local_source(spec)
     try:
         return AutoTokenizer.from_pretrained(spec.pretrained, trust_remote_code=False)
     except (OSError, ValueError) as err:
-        offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
-        where = "HF_HUB_OFFLINE=1 is set" if offline else "the hub could not be reached or has no such model"
-        raise PfError(
-            f"backbone '{spec.name}': cannot load the tokenizer of '{spec.pretrained}': it is not "
-            f"a local model directory and {where}. ({type(err).__name__}: "
-            f"{(str(err).splitlines() or [''])[0][:200]})"
-        ) from None
+        raise pretrained_load_error(spec, "tokenizer", err) from None
 
 
 def build_tokenizer(spec, train_examples, vocab_size: int = DEFAULT_VOCAB_SIZE):
