@@ -1,3 +1,4 @@
+# Targets go before --configfile (it takes several files).
 # Set-up is two commands on a fresh machine (see README):
 #   make reports   build every table and figure of the embedded offline default
 #   make test      run the test suite
@@ -21,12 +22,12 @@ $(VENV)/.installed: requirements/lock.txt pyproject.toml
 	touch $@
 
 reports: $(VENV)/.installed
-	$(OFFLINE) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --profile workflow/profiles/default \
-		--cores $(CORES) --configfile $(CONFIG) all
+	$(OFFLINE) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake all --profile workflow/profiles/default \
+		--cores $(CORES) --configfile $(CONFIG)
 
 smoke: $(VENV)/.installed
-	$(OFFLINE) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --profile workflow/profiles/default \
-		--cores $(CORES) --configfile config/smoke.yaml all
+	$(OFFLINE) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake all --profile workflow/profiles/default \
+		--cores $(CORES) --configfile config/smoke.yaml
 
 # pytest exits 5 when it collected no test; that is a failure here like any other.
 test: $(VENV)/.installed

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from pf.errors import PfError, did_you_mean
+from pf.methods.registry import REGISTRY   # torch-free: the workflow imports this module
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -45,19 +46,16 @@ TASK_NAMES = ("mnli", "mrpc", "qnli", "qqp", "rte", "sst2")
 FAMILIES = ("bert", "roberta", "albert")
 # Exit rule of each method (pf.exits rule names); mirrors MultiExitModel.exit_rule of the
 # method classes (tests/test_config.py keeps them equal) without importing torch here.
-EXIT_RULES: dict[str, str] = {
-    "full": "last", "truncated": "last", "kd": "last", "pkd": "last", "tinybert": "last",
-    "deebert": "entropy", "pf": "entropy", "pabee": "patience",
-}
+EXIT_RULES: dict[str, str] = {name: entry.exit_rule for name, entry in REGISTRY.items()}
 METHODS = tuple(EXIT_RULES)
-DISTILLATION = ("kd", "pkd", "tinybert")
+DISTILLATION = tuple(name for name, entry in REGISTRY.items() if entry.teacher)
 # Methods whose options take the pf "frozen layers" hyper-parameter.
 FROZEN_LAYER_METHODS = ("pf",)
 # pf strategies (pf.methods.past_future.ALL_STRATEGIES; kept equal by a test).
 PF_STRATEGIES = ("max", "avg", "attn", "concat", "lstm", "voting", "ensemble")
 PF_VARIANTS = ("released", "paper")
 # Methods whose model has one layer count per target (m = n / r).
-PER_TARGET_METHODS = ("truncated",) + DISTILLATION
+PER_TARGET_METHODS = tuple(name for name, entry in REGISTRY.items() if entry.per_target)
 TRAINING_DEFAULTS: dict[str, Any] = {
     "lr": 2e-5, "batch_size": 16, "grad_accum": 1, "epochs": 3, "max_steps": None, "warmup_ratio": 0.0,
     "weight_decay": 0.0, "max_grad_norm": 1.0, "select_on_dev": False, "precision": "fp32",

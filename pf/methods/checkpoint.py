@@ -87,15 +87,19 @@ def _check_weights_file(path: Path) -> None:
         raise PfError(f"{path}: checkpoint weights not found")
     with path.open("rb") as f:
         head = f.read(16)
-    if head[:1] == b"\x80" or head[:4] == b"PK\x03\x04":
+    size = path.stat().st_size
+    # A safetensors file is an 8-byte little-endian header length, then a JSON header. Test
+    # that first: the length's low byte may well be 0x80, the first byte of a pickle.
+    if len(head) >= 9 and head[8:9] == b"{":
+        (header_len,) = struct.unpack("<Q", head[:8])
+        if header_len + 8 > size:
+            raise PfError(f"{path}: truncated or corrupted checkpoint (bad safetensors header)")
+        return
+    pickle_protocol = head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")
+    if pickle_protocol or head[:4] == b"PK\x03\x04":
         raise PfError(f"{path}: this is a pickle-based file (torch.save); pf only loads "
                       f"safetensors and will not unpickle it")
-    size = path.stat().st_size
-    if len(head) < 9:
-        raise PfError(f"{path}: truncated or corrupted checkpoint (not a safetensors file)")
-    (header_len,) = struct.unpack("<Q", head[:8])
-    if header_len + 8 > size or head[8:9] != b"{":
-        raise PfError(f"{path}: truncated or corrupted checkpoint (bad safetensors header)")
+    raise PfError(f"{path}: truncated or corrupted checkpoint (not a safetensors file)")
 
 
 def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
