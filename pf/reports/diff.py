@@ -16,6 +16,7 @@ one-line summary); 2 on unreadable input.
 from __future__ import annotations
 
 import csv
+import fnmatch
 import math
 import os
 import re
@@ -155,9 +156,12 @@ def is_table_csv(path: Path) -> bool:
     return header[:2] == list(KEY_COLUMNS)
 
 
-def diff_paths(old: str | os.PathLike, new: str | os.PathLike,
-               tol: float) -> tuple[list[Change], int]:
-    """Changes between two table CSVs or two directories; also the number of tables seen."""
+def diff_paths(old: str | os.PathLike, new: str | os.PathLike, tol: float,
+               ignore: tuple[str, ...] = ()) -> tuple[list[Change], int]:
+    """Changes between two table CSVs or two directories; also the number of tables seen.
+
+    `ignore`: glob patterns of table file names to leave out (e.g. the wall-clock
+    `latency.csv`, which no tolerance makes reproducible across runs)."""
     old, new = Path(old), Path(new)
     for p in (old, new):
         if not p.exists():
@@ -165,8 +169,11 @@ def diff_paths(old: str | os.PathLike, new: str | os.PathLike,
     if old.is_file() and new.is_file():
         return diff_tables(old, new, tol), 1
     if old.is_dir() and new.is_dir():
-        onames = {p.name for p in old.glob("*.csv") if is_table_csv(p)}
-        nnames = {p.name for p in new.glob("*.csv") if is_table_csv(p)}
+        def tables(d: Path) -> set[str]:
+            return {p.name for p in d.glob("*.csv") if is_table_csv(p)
+                    and not any(fnmatch.fnmatch(p.name, pat) for pat in ignore)}
+
+        onames, nnames = tables(old), tables(new)
         if not onames and not nnames:
             raise PfError(f"{old} and {new}: no *.csv tables in either directory")
         out: list[Change] = []
@@ -191,13 +198,15 @@ def register(subparsers) -> None:
     p.add_argument("new", help="new report directory or table CSV")
     p.add_argument("--tol", type=float, default=0.0,
                    help="absolute tolerance in the tables' units (default 0)")
+    p.add_argument("--ignore", action="append", default=[], metavar="GLOB",
+                   help="leave out table files matching GLOB (repeatable), e.g. latency.csv")
     p.set_defaults(func=_run)
 
 
 def _run(args) -> int:
     if args.tol < 0 or math.isnan(args.tol):
         raise PfError(f"--tol must be >= 0, got {args.tol}")
-    changes, n_tables = diff_paths(args.old, args.new, args.tol)
+    changes, n_tables = diff_paths(args.old, args.new, args.tol, tuple(args.ignore))
     for ch in changes:
         print(ch.line())
     if changes:
