@@ -15,6 +15,12 @@ examples whose entropy lies within `near_eps` of tau (or whose top-2 logits are 
 `near_eps`, for patience) at an exit they passed: different batch compositions may change
 logits in the last bits. The engine flags those examples (`EngineResult.near`), and
 `compare_to_simulation` counts agreements, near-threshold cases and real mismatches.
+
+Batches are formed as everywhere else (pf.train.data): rows grouped by length and each
+batch cut to its longest row; results come back in the rows' original order. Dropping the
+exited rows costs one index per exit (`nonzero`, the only host synchronisation of an
+exit); every tensor is then selected with it, and exits are recorded by indexed writes
+that need no host value.
 """
 
 from __future__ import annotations
@@ -80,9 +86,11 @@ def _top2_tied(logits: torch.Tensor, eps: float) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def run_batch(model, inputs, rule: str, param, near_eps: float = 1e-6
+def run_batch(model, inputs, rule: str, param, near_eps: float = 1e-6, track_near: bool = True
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
-    """One batch -> (exit_index [B], prediction [B], near [B]) on the model's device, rows."""
+    """One batch -> (exit_index [B], prediction [B], near [B]) on the model's device, and
+    the number of layer-rows computed. `track_near=False` skips the near-threshold flags
+    (diagnostics only; the timed runs of `pf latency` leave them out)."""
     enc = model.encoder
     h = enc.embed(inputs)
     bias = enc.attention_bias(inputs.attention_mask, h.dtype)
@@ -108,7 +116,7 @@ def run_batch(model, inputs, rule: str, param, near_eps: float = 1e-6
         e += 1
         pred = logits.argmax(dim=-1)
         if e == n_exits:
-            if rule == "last":
+            if rule == "last" and track_near:
                 near[rows] |= _top2_tied(logits, near_eps)
             exit_index[rows] = e
             prediction[rows] = pred
@@ -116,9 +124,11 @@ def run_batch(model, inputs, rule: str, param, near_eps: float = 1e-6
         if rule == "entropy":
             ent = _entropy64(logits)
             out = ent < tau
-            near[rows] |= (ent - tau).abs() <= near_eps
+            if track_near:
+                near[rows] |= (ent - tau).abs() <= near_eps
         elif rule == "patience":
-            near[rows] |= _top2_tied(logits, near_eps)
+            if track_near:
+                near[rows] |= _top2_tied(logits, near_eps)
             if counter is None:
                 counter = torch.zeros_like(pred)
             else:
@@ -127,43 +137,58 @@ def run_batch(model, inputs, rule: str, param, near_eps: float = 1e-6
             out = counter >= patience
         else:
             continue
-        n_out = int(out.sum())
-        if n_out == 0:
+        keep = (~out).nonzero().squeeze(1)          # the one host synchronisation here
+        n_keep = int(keep.shape[0])
+        if n_keep == rows.shape[0]:
             continue
-        gone = rows[out]
-        exit_index[gone] = e
-        prediction[gone] = pred[out]
-        if n_out == rows.shape[0]:
+        # rows still running get e and pred too, and overwrite them when they exit
+        exit_index[rows] = out.long() * e
+        prediction[rows] = pred
+        if n_keep == 0:
             break
-        keep = ~out
-        rows = rows[keep]
-        h = h[keep]
-        bias = bias[keep]
-        state = {k: v[keep] for k, v in state.items()}
+        rows = rows.index_select(0, keep)
+        h = h.index_select(0, keep)
+        bias = bias.index_select(0, keep)
+        state = {k: v.index_select(0, keep) for k, v in state.items()}
         if counter is not None:
-            counter = counter[keep]
-            prev = prev[keep]
+            counter = counter.index_select(0, keep)
+            prev = prev.index_select(0, keep)
     return exit_index, prediction, near, layer_rows
 
 
-def _rows(inputs, start: int, stop: int):
-    from pf.backbones import EncoderInputs
+def plan_batches(inputs, batch_size: int, group_by_length: bool = True) -> list[torch.Tensor]:
+    """Row indices of each batch: grouped by length (pf.train.data) or in order."""
+    from pf.train.data import length_grouped
 
-    return EncoderInputs(inputs.input_ids[start:stop], inputs.attention_mask[start:stop],
-                         inputs.token_type_ids[start:stop])
+    n = inputs.input_ids.shape[0]
+    if group_by_length:
+        return length_grouped(inputs.lengths(), batch_size)
+    return [torch.arange(s, min(n, s + batch_size)) for s in range(0, n, batch_size)]
 
 
-def _to(inputs, device):
-    from pf.backbones import EncoderInputs
+def form_batches(inputs, batches: list[torch.Tensor], device, trim: bool = True) -> list:
+    """The `EncoderInputs` of each batch on `device`, cut to its longest row."""
+    lengths = inputs.lengths()
+    out = []
+    for rows in batches:
+        b = inputs.select(rows)
+        if trim:
+            b = b.trim(int(lengths[rows].max()))
+        out.append(b.to(device))
+    return out
 
-    return EncoderInputs(inputs.input_ids.to(device), inputs.attention_mask.to(device),
-                         inputs.token_type_ids.to(device))
+
+def _restore(chunks: list[torch.Tensor], batches: list[torch.Tensor]) -> torch.Tensor:
+    from pf.train.data import restore_order
+
+    return restore_order(chunks, batches)
 
 
 def run_engine(model, inputs, rule: str, param=None, batch_size: int = 32,
-               near_eps: float = 1e-6, device: torch.device | str | None = None
-               ) -> EngineResult:
-    """Early-exit inference over all rows of `inputs` (an `EncoderInputs`)."""
+               near_eps: float = 1e-6, device: torch.device | str | None = None,
+               group_by_length: bool = True) -> EngineResult:
+    """Early-exit inference over all rows of `inputs` (an `EncoderInputs`), results in the
+    rows' order."""
     _check_rule(rule, param)
     if batch_size < 1:
         raise PfError(f"batch size must be >= 1; got {batch_size}")
@@ -171,22 +196,24 @@ def run_engine(model, inputs, rule: str, param=None, batch_size: int = 32,
         device = next(model.parameters()).device
     model.eval()
     n = inputs.input_ids.shape[0]
-    idx, pred, near = [], [], []
-    layer_rows = 0
-    for start in range(0, n, batch_size):
-        batch = _to(_rows(inputs, start, min(n, start + batch_size)), device)
-        ei, p, nr, lr = run_batch(model, batch, rule, param, near_eps)
-        idx.append(ei.cpu())
-        pred.append(p.cpu())
-        near.append(nr.cpu())
-        layer_rows += lr
-    exit_index = torch.cat(idx).numpy().astype(np.int64) if idx else np.zeros(0, np.int64)
     layers = np.asarray(model.exit_layers, dtype=np.int64)
+    if n == 0:
+        empty = np.zeros(0, np.int64)
+        return EngineResult(empty, empty, empty, np.zeros(0, bool), 0, int(model.n_layers_full))
+    batches = plan_batches(inputs, batch_size, group_by_length)
+    chunks = []
+    layer_rows = 0
+    for batch in form_batches(inputs, batches, device):
+        ei, p, nr, lr = run_batch(model, batch, rule, param, near_eps)
+        chunks.append(torch.stack([ei, p, nr.long()], dim=1))
+        layer_rows += lr
+    res = _restore(chunks, batches).cpu().numpy().astype(np.int64)   # one copy
+    exit_index = res[:, 0]
     return EngineResult(
         exit_index=exit_index,
         exit_layer=layers[exit_index - 1],
-        prediction=torch.cat(pred).numpy().astype(np.int64) if pred else np.zeros(0, np.int64),
-        near=torch.cat(near).numpy().astype(bool) if near else np.zeros(0, bool),
+        prediction=res[:, 1],
+        near=res[:, 2].astype(bool),
         layer_rows=layer_rows,
         n_layers=int(model.n_layers_full),
     )
@@ -211,14 +238,13 @@ def compare_to_simulation(result: EngineResult, logits: np.ndarray, rule: str, p
 
 @torch.inference_mode()
 def record_logits(model, inputs, batch_size: int = 32,
-                  device: torch.device | str | None = None) -> np.ndarray:
-    """Every exit's logits [N, E, C] through `model.forward` (what `pf outputs` records)."""
+                  device: torch.device | str | None = None, group_by_length: bool = True,
+                  trim: bool = True) -> np.ndarray:
+    """Every exit's logits [N, E, C] through `model.forward` (what `pf outputs` records), in
+    the rows' order. `group_by_length=False, trim=False` is the fully padded computation."""
     if device is None:
         device = next(model.parameters()).device
     model.eval()
-    n = inputs.input_ids.shape[0]
-    out = []
-    for start in range(0, n, batch_size):
-        batch = _to(_rows(inputs, start, min(n, start + batch_size)), device)
-        out.append(model(batch).logits.float().cpu())
-    return torch.cat(out).numpy()
+    batches = plan_batches(inputs, batch_size, group_by_length)
+    out = [model(b).logits.float() for b in form_batches(inputs, batches, device, trim)]
+    return _restore(out, batches).cpu().numpy()

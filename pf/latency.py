@@ -3,13 +3,19 @@
     pf latency --model DIR --prepared DIR [--split dev]
                (--tau X | --patience P | --target R --outputs FILE) [--rule R]
                [--batch-sizes 1 32] [--repeats 5] [--warmup 2] [--max-examples N]
-               [--device cpu|cuda] [--threads T] --out FILE.json
+               [--device auto|cpu|cuda] [--precision fp32|bf16|fp16] [--threads T]
+               --out FILE.json
 
-Both sides run the same first N examples of the split, in the same batches, under
-`torch.inference_mode`; each measurement is preceded by `--warmup` untimed passes and
-repeated `--repeats` times, and the median is reported (with `torch.cuda.synchronize`
-around every timing on a GPU). The repeats are interleaved (full, engine, all exits, full,
-engine, ...) so that a change in machine load affects every side alike.
+Both sides run the same first N examples of the split, in the same batches (rows grouped
+by length, each batch cut to its longest row, formed and moved to the device once, outside
+the timings), under `torch.inference_mode`; in its timed region each side turns every batch
+into predictions and copies them to the host once per batch (the same copies on both
+sides). Each measurement is preceded by `--warmup` untimed passes and repeated `--repeats`
+times, and the median is reported (with `torch.cuda.synchronize` around every timing on a
+GPU). The repeats are interleaved (full, engine, all exits, full, engine, ...) so that a
+change in machine load affects every side alike. On CUDA `--precision bf16|fp16` runs both
+sides under autocast (default: the precision the model was trained with); the CPU runs fp32.
+Progress: a line per timed round when stdout is not a terminal (pf.progress).
 
 * **full model** (the 1.00x reference of the paper's tables): the backbone through all n
   layers followed by one standard classification head on the last layer's [CLS] vector
@@ -45,9 +51,10 @@ import torch
 from torch import nn
 
 from pf import exits
-from pf.engine import _rows, _to, compare_to_simulation, run_engine
+from pf.engine import compare_to_simulation, form_batches, plan_batches, run_batch, run_engine
 from pf.errors import PfError
 from pf.io import atomic_write_json
+from pf.progress import Progress
 
 SCHEMA = "pf-latency/1"
 FULL_MODEL_DEFINITION = ("backbone through all n layers + one classification head on the last "
@@ -106,7 +113,8 @@ def _sync(device: torch.device) -> None:
 
 
 def time_interleaved(fns: dict[str, Callable[[], Any]], device: torch.device, repeats: int,
-                     warmup: int) -> dict[str, tuple[list[float], list[float]]]:
+                     warmup: int, after_round: Callable[[], Any] | None = None
+                     ) -> dict[str, tuple[list[float], list[float]]]:
     """{name: (wall seconds, process CPU seconds)} of `repeats` rounds after `warmup` untimed
     ones. Each round runs every function once, back to back, so a change of machine load
     hits all of them alike (the CPU seconds sum over torch's threads; they are less noisy
@@ -125,21 +133,20 @@ def time_interleaved(fns: dict[str, Callable[[], Any]], device: torch.device, re
             _sync(device)
             out[name][0].append(time.perf_counter() - t0)
             out[name][1].append(time.process_time() - c0)
+        if after_round is not None:
+            after_round()
     return out
 
 
-def _batches(inputs, batch_size: int, device):
-    n = inputs.input_ids.shape[0]
-    return [_to(_rows(inputs, s, min(n, s + batch_size)), device) for s in range(0, n, batch_size)]
-
-
 def measure(model, inputs, rule: str, param, batch_sizes=(1, 32), repeats: int = 5,
-            warmup: int = 2, full: FullModel | None = None, all_exits: bool = True
-            ) -> dict[str, Any]:
-    """Median wall-clock of the full model and the engine at each batch size."""
+            warmup: int = 2, full: FullModel | None = None, all_exits: bool = True,
+            precision: str = "fp32", progress: bool | None = False) -> dict[str, Any]:
+    """Median wall-clock of the full model and the engine at each batch size (`inputs` on
+    the host; see the module docstring for what each timed region does)."""
+    from pf.train.trainer import autocast_for
+
     device = next(model.parameters()).device
     model.eval()
-    inputs = _to(inputs, device)                 # once, outside every timing
     if full is None:
         torch.manual_seed(0)
         full = FullModel(model.encoder, model.num_labels).to(device)
@@ -147,22 +154,35 @@ def measure(model, inputs, rule: str, param, batch_sizes=(1, 32), repeats: int =
     n_layers = int(model.n_layers_full)
     rows = []
     result = None
+    rounds = Progress("pf latency", len(batch_sizes) * repeats, unit="round", display=progress,
+                      every_steps=1)
+
+    def timed(fn):
+        def run():
+            with autocast_for(device, precision):
+                fn()
+        return run
+
     for bs in batch_sizes:
-        batches = _batches(inputs, bs, device)   # moved to the device once, outside timing
+        # formed and moved to the device once, outside every timing
+        batches = form_batches(inputs, plan_batches(inputs, bs), device)
 
         def run_full():
             for b in batches:
-                full(b)
+                full(b).argmax(-1).cpu()
 
-        def run_eng():
-            nonlocal result
-            result = run_engine(model, inputs, rule, param, batch_size=bs, device=device)
+        def run_eng(rule=rule, param=param):
+            for b in batches:
+                exit_index, prediction, _, _ = run_batch(model, b, rule, param, track_near=False)
+                torch.stack([exit_index, prediction]).cpu()
 
-        fns = {"full": run_full, "engine": run_eng}
+        fns = {"full": timed(run_full), "engine": timed(run_eng)}
         if all_exits:
-            fns["all_exits"] = lambda: run_engine(model, inputs, "last", None, batch_size=bs,
-                                                  device=device)
-        times = time_interleaved(fns, device, repeats, warmup)
+            fns["all_exits"] = timed(lambda: run_eng("last", None))
+        times = time_interleaved(fns, device, repeats, warmup,
+                                 lambda: _round_done(rounds, bs))
+        with autocast_for(device, precision):   # exits and agreement, untimed
+            result = run_engine(model, inputs, rule, param, batch_size=bs, device=device)
         row: dict[str, Any] = {"batch_size": int(bs)}
         for name, (wall, cpu) in times.items():
             row[f"{name}_s"] = statistics.median(wall)
@@ -177,7 +197,14 @@ def measure(model, inputs, rule: str, param, batch_sizes=(1, 32), repeats: int =
         row["layer_speedup"] = layer_speedup
         row["measured_over_layer"] = row["measured_speedup"] / layer_speedup
         rows.append(row)
+    rounds.close()
     return {"batches": rows, "engine_result": result}
+
+
+def _round_done(rounds: Progress, batch_size: int) -> None:
+    rounds.advance(1)
+    if rounds.due():
+        rounds.record(batch_size=batch_size)
 
 
 def _versions() -> dict[str, str]:
@@ -194,13 +221,17 @@ def latency(model_dir, prepared, split: str = "dev", rule: str | None = None,
             tau: float | None = None, patience: int | None = None, target: float | None = None,
             outputs: str | None = None, batch_sizes=(1, 32), repeats: int = 5, warmup: int = 2,
             max_examples: int | None = None, device: str | None = None,
-            threads: int | None = None, variant: str | None = None) -> dict[str, Any]:
+            threads: int | None = None, variant: str | None = None,
+            precision: str | None = None, progress: bool | None = False) -> dict[str, Any]:
     if threads is not None:
         torch.set_num_threads(int(threads))
     if repeats < 1 or warmup < 0 or any(b < 1 for b in batch_sizes):
         raise PfError("--repeats must be >= 1, --warmup >= 0 and batch sizes >= 1")
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    from pf.train.trainer import effective_precision, model_precision, resolve_device
+
+    dev = resolve_device(device)
     model, info = load_checkpoint_info(model_dir, dev)
+    precision = effective_precision(dev, precision or model_precision(info))
     rule = rule or getattr(model, "exit_rule", "entropy")
     if rule not in exits.RULES:
         from pf.errors import unknown
@@ -239,7 +270,8 @@ def latency(model_dir, prepared, split: str = "dev", rule: str | None = None,
                       f"or --target with --outputs")
 
     inputs, ids = load_inputs(prepared, split, max_examples)
-    res = measure(model, inputs, rule, param, tuple(batch_sizes), repeats, warmup)
+    res = measure(model, inputs, rule, param, tuple(batch_sizes), repeats, warmup,
+                  precision=precision, progress=progress)
     eng = res["engine_result"]
     agreement = None
     if rec is not None:
@@ -271,6 +303,7 @@ def latency(model_dir, prepared, split: str = "dev", rule: str | None = None,
         "sequence_length": int(inputs.input_ids.shape[1]),
         "n_layers": n_layers,
         "device": str(dev),
+        "precision": precision,
         "threads": torch.get_num_threads(),
         "repeats": repeats,
         "warmup": warmup,
@@ -301,7 +334,11 @@ def register(subparsers) -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--max-examples", type=int, default=None)
-    p.add_argument("--device", default=None, help="cpu | cuda (default: cuda if available)")
+    p.add_argument("--device", default=None,
+                   help="auto (default: CUDA when available) | cpu | cuda")
+    p.add_argument("--precision", default=None, choices=("fp32", "bf16", "fp16"),
+                   help="autocast on CUDA (default: what the model was trained with); "
+                        "the CPU runs fp32")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--variant", default=None,
                    help="the config's variant name, recorded for the reports (default: the method)")
@@ -312,6 +349,7 @@ def register(subparsers) -> None:
 def _main(args: argparse.Namespace) -> int:
     obj = latency(args.model, args.prepared, args.split, args.rule, args.tau, args.patience,
                   args.target, args.outputs, args.batch_sizes, args.repeats, args.warmup,
-                  args.max_examples, args.device, args.threads, args.variant)
+                  args.max_examples, args.device, args.threads, args.variant,
+                  precision=args.precision, progress=None)
     atomic_write_json(args.out, obj)
     return 0

@@ -49,7 +49,11 @@ def test_checkpoint_contents_and_roundtrip(trained):
         assert key in info, key
     assert info["exit_layers"] == [1, 2, 3, 4] and info["selected"] == {"policy": "last"}
     log = [json.loads(line) for line in (trained / "train_log.jsonl").read_text().splitlines()]
-    assert len(log) == 3 and all("loss" in r and "cos" in r for r in log)   # 6 batches / accum 2
+    steps = [r for r in log if r["kind"] == "step"]
+    assert len(steps) == 3 and all("loss" in r and "cos" in r for r in steps)   # 6 batches / accum 2
+    progress = [r for r in log if r["kind"] == "progress"]
+    assert progress[-1]["step"] == progress[-1]["total"] == 3           # the last step's record
+    assert {"loss", "epoch", "examples_per_s", "eta_s"} <= set(progress[-1])
     loaded = load_checkpoint(trained)
     inputs, _ = key_inputs(4)
     with torch.no_grad():
@@ -95,9 +99,11 @@ def test_nan_loss_stops_with_pferror_and_writes_nothing(prepared, tmp_path, monk
 
     monkeypatch.setattr(PabeeModel, "loss", nan_loss)
     out = tmp_path / "nan"
-    with pytest.raises(PfError, match="diverged"):
+    with pytest.raises(PfError, match="diverged.*step 1;"):
         run_train(str(prepared), "pabee", {}, TRAINING, 0, str(out), device="cpu", progress=False)
-    assert not out.exists() or not any(out.iterdir())
+    # no model; the streamed log (diagnostics) stops before the diverged step
+    assert not (out / "model.json").exists() and not (out / "model.safetensors").exists()
+    assert (out / "train_log.jsonl").read_text() == ""
 
 
 def test_select_on_dev_keeps_best_epoch(prepared, tmp_path):

@@ -49,7 +49,9 @@ class TrainContext:
     """Where training stands, handed to `forward` and `loss`.
 
     step/total_steps count optimizer steps within the current stage (0-based step);
-    `generator` is the seeded generator for stochastic training decisions (freezing)."""
+    `generator` is the seeded generator for stochastic training decisions (freezing);
+    `targets` holds, for the running micro-batch, the rows of what the model's
+    `training_targets` computed once before training (e.g. a teacher's logits)."""
 
     step: int = 0
     total_steps: int = 1
@@ -57,6 +59,7 @@ class TrainContext:
     epoch: int = 0
     generator: torch.Generator | None = None
     freeze: FreezeDecision | None = None
+    targets: dict[str, torch.Tensor] | None = None
 
 
 @dataclass
@@ -98,6 +101,9 @@ class MultiExitModel(nn.Module):
     method: ClassVar[str]
     options_class: ClassVar[type[MethodOptions]]
     exit_rule: ClassVar[str] = "entropy"   # the pf.exits rule this method's exits use
+    # True: the method reads attention probabilities or scores, so its backbone runs `eager`
+    # attention (everything else runs `sdpa`; pf.backbones.ATTN_IMPLEMENTATIONS)
+    needs_attention: ClassVar[bool] = False
 
     def __init__(self, encoder: LayerwiseEncoder, num_labels: int, options: MethodOptions,
                  exit_layers: tuple[int, ...], n_layers_full: int):
@@ -149,6 +155,14 @@ class MultiExitModel(nn.Module):
         """Switch requires_grad for `stage` (default: everything trainable)."""
         for p in self.parameters():
             p.requires_grad_(True)
+
+    def training_targets(self, data, batch_size: int, device, autocast
+                         ) -> dict[str, torch.Tensor] | None:
+        """Per-example tensors [N, ...] computed once before training from the training
+        examples `data` (pf.train.data.Examples), for things that do not change during
+        training; the trainer hands each micro-batch its rows as `ctx.targets`. None (the
+        default): nothing. `autocast()` is the trainer's precision context."""
+        return None
 
     def sample_freeze(self, ctx: TrainContext) -> FreezeDecision | None:
         """The freeze decision for one optimizer step (none by default)."""

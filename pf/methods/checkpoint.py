@@ -116,7 +116,8 @@ def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
 
 def encoder_from_info(info: dict[str, Any]):
-    """A randomly initialised LayerwiseEncoder with the architecture stored in model.json."""
+    """A LayerwiseEncoder with the architecture stored in model.json: randomly initialised,
+    or, built under `torch.device("meta")`, without any storage (see `load_checkpoint`)."""
     from transformers import AutoConfig, AutoModel
 
     from pf.backbones import LayerwiseEncoder
@@ -146,17 +147,47 @@ def read_info(model_dir: str | os.PathLike) -> dict[str, Any]:
     return info
 
 
-def load_checkpoint(model_dir: str | os.PathLike, device: str | torch.device = "cpu"
-                    ) -> LoadedModel:
-    """Rebuild the model of a checkpoint directory and load its weights (safetensors only)."""
+def _build(info: dict[str, Any]):
     from pf.methods.registry import build_model
 
-    info = read_info(model_dir)
-    tensors = read_weights(Path(model_dir) / WEIGHTS)
     encoder = encoder_from_info(info)
     with torch.random.fork_rng(devices=[]):
-        model = build_model(info["method"], info["options"], encoder, int(info["num_labels"]),
-                            load_teacher=False)
+        return build_model(info["method"], info["options"], encoder, int(info["num_labels"]),
+                           load_teacher=False)
+
+
+# Buffers that are not saved (persistent=False) and what Hugging Face fills them with.
+_BUFFER_VALUES = {
+    "position_ids": lambda b: torch.arange(b.shape[-1], dtype=b.dtype).expand(b.shape),
+    "token_type_ids": lambda b: torch.zeros(b.shape, dtype=b.dtype),
+}
+
+
+def _storage_free(info: dict[str, Any]):
+    """The model built on the meta device, then given uninitialised storage, and the names of
+    its unsaved buffers; None if one of those is unknown (then it is built the slow way).
+    Random initialisation of a BERT-base backbone costs seconds that every loading job
+    would pay only to overwrite the result."""
+    with torch.device("meta"):
+        model = _build(info)
+    saved = set(model.state_dict())
+    unsaved = [name for name, _ in model.named_buffers() if name not in saved]
+    if any(name.rpartition(".")[2] not in _BUFFER_VALUES for name in unsaved):
+        return None
+    return model.to_empty(device="cpu"), unsaved
+
+
+def load_checkpoint(model_dir: str | os.PathLike, device: str | torch.device = "cpu"
+                    ) -> LoadedModel:
+    """Rebuild the model of a checkpoint directory and load its weights (safetensors only),
+    without initialising it randomly first."""
+    info = read_info(model_dir)
+    tensors = read_weights(Path(model_dir) / WEIGHTS)
+    built = _storage_free(info)
+    if built is None:
+        model, unsaved = _build(info), []
+    else:
+        model, unsaved = built
     missing, unexpected = [], []
     own = model.state_dict()
     missing = sorted(set(own) - set(tensors))
@@ -169,6 +200,10 @@ def load_checkpoint(model_dir: str | os.PathLike, device: str | torch.device = "
             raise PfError(f"{Path(model_dir) / WEIGHTS}: tensor '{k}' has shape {list(v.shape)}, "
                           f"expected {list(own[k].shape)}")
     model.load_state_dict(tensors, strict=True)
+    for name in unsaved:
+        parent, _, attr = name.rpartition(".")
+        module = model.get_submodule(parent)
+        setattr(module, attr, _BUFFER_VALUES[attr](getattr(module, attr)))
     model.to(device)
     model.eval()
     return LoadedModel(model, info)

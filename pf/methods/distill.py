@@ -16,7 +16,12 @@ student's device and dtype. A restored student needs no teacher.
             k n/m; then "prediction" = soft cross-entropy to the teacher's logits at
             temperature T. Attention probabilities are read with forward hooks on the
             self-attention modules (eager attention returns them; after attention dropout
-            in training mode).
+            in training mode), so tinybert's teacher and student run `eager` attention
+            (`needs_attention`); the others keep the backbone's (sdpa by default).
+The teacher's logits never change (it stays in eval mode), so they are computed once per
+training example before training (`training_targets`) and read back at every step; the
+teacher itself runs only as deep as a loss needs its hidden states (pkd: the deepest matched
+layer; tinybert's intermediate stage: all; kd and tinybert's prediction stage: not at all).
 """
 
 from __future__ import annotations
@@ -86,12 +91,14 @@ def _attention_module(encoder: LayerwiseEncoder, i: int):
     return module.attention.self
 
 
-def trace_encoder(encoder: LayerwiseEncoder, inputs: EncoderInputs, attention: bool) -> EncoderTrace:
-    """Run the encoder layer by layer, keeping every hidden state (and attention map)."""
+def trace_encoder(encoder: LayerwiseEncoder, inputs: EncoderInputs, attention: bool,
+                  n_layers: int | None = None) -> EncoderTrace:
+    """Run the encoder layer by layer (the first `n_layers`, default all), keeping every
+    hidden state (and attention map)."""
     h = encoder.embed(inputs)
     bias = encoder.attention_bias(inputs.attention_mask, h.dtype)
     trace = EncoderTrace(h, [], [])
-    for i in range(encoder.n_layers):
+    for i in range(encoder.n_layers if n_layers is None else n_layers):
         handle = None
         if attention:
             def hook(mod, args, out):
@@ -136,6 +143,8 @@ class DistillModel(SingleExitModel):
                 raise PfError(f"{opts.teacher}: the teacher must be a `full` model, "
                               f"not '{loaded.info['method']}'")
             teacher = loaded.model
+            if cls.needs_attention:
+                teacher.encoder.set_attn_implementation("eager")
             if teacher.num_labels != num_labels:
                 raise PfError(f"{opts.teacher}: teacher has {teacher.num_labels} labels, the "
                               f"task has {num_labels}")
@@ -180,14 +189,40 @@ class DistillModel(SingleExitModel):
     def stride(self) -> int:
         return self.n_layers_full // self.encoder.n_layers
 
+    def teacher_depth(self, stage: str) -> int:
+        """How many teacher layers `extras` reads besides the logits (kd: none)."""
+        return 0
+
+    @torch.no_grad()
+    def training_targets(self, data, batch_size, device, autocast):
+        """The teacher's eval-mode logits of every training example, float32 [N, C]."""
+        if self.teacher is None:
+            return None
+        order = torch.sort(-data.lengths, stable=True).indices   # similar lengths together
+        out = torch.empty(len(data), self.num_labels, dtype=torch.float32)
+        for k in range(0, len(order), batch_size):
+            rows = order[k:k + batch_size]
+            with autocast():
+                logits = self.teacher(data.inputs(rows).to(device)).logits[:, -1]
+            out[rows] = logits.float().cpu()
+        return {"teacher_logits": out}
+
     def forward(self, inputs: EncoderInputs, ctx: TrainContext | None = None) -> ExitOutputs:
         if ctx is None or not self.training or self.teacher is None:
             return super().forward(inputs, ctx)
-        student = trace_encoder(self.encoder, inputs, self.needs_attention)
+        depth = self.teacher_depth(ctx.stage)
+        student = trace_encoder(self.encoder, inputs, self.needs_attention and depth > 0)
         logits = self.head(student.hidden[-1])[:, None]
+        cached = (ctx.targets or {}).get("teacher_logits")
         with torch.no_grad():
-            teacher = trace_encoder(self.teacher.encoder, inputs, self.needs_attention)
-            t_logits = self.teacher.head(teacher.hidden[-1])
+            teacher = None
+            if cached is None or depth > 0:
+                full = cached is None
+                teacher = trace_encoder(self.teacher.encoder, inputs, self.needs_attention,
+                                        None if full else depth)
+            t_logits = cached if cached is not None else self.teacher.head(teacher.hidden[-1])
+        if depth == 0:
+            return ExitOutputs(logits, {"teacher_logits": t_logits})
         return ExitOutputs(logits, self.extras(student, teacher, t_logits))
 
     def extras(self, student: EncoderTrace, teacher: EncoderTrace, t_logits) -> dict:
@@ -214,6 +249,9 @@ class KdModel(DistillModel):
 class PkdModel(DistillModel):
     method = "pkd"
     options_class = PkdOptions
+
+    def teacher_depth(self, stage):
+        return (self.encoder.n_layers - 1) * self.stride()
 
     def extras(self, student, teacher, t_logits):
         g = self.stride()
@@ -243,6 +281,9 @@ class TinyBertModel(DistillModel):
 
     def stages(self):
         return ("intermediate", "prediction")
+
+    def teacher_depth(self, stage):
+        return self.n_layers_full if stage == "intermediate" else 0
 
     def extras(self, student, teacher, t_logits):
         g = self.stride()

@@ -1,15 +1,20 @@
 """`pf train`: prepared data + method + options -> checkpoint directory.
 
 pf train --prepared DIR --method NAME --options JSON --training JSON --seed S --out DIR
-         [--teacher DIR] [--threads N] [--record SPLIT=FILE ...]
+         [--teacher DIR] [--device auto|cpu|cuda] [--threads N] [--record SPLIT=FILE ...]
+         [--checkpoint-every 10m|STEPS|0] [--resume-dir DIR]
+         [--progress-every STEPS] [--progress-seconds S]
 
 `--record` writes the per-layer outputs of a split (exactly what `pf outputs` writes, from
 the checkpoint just saved) in the same process: importing torch and transformers costs
 several seconds per process, which dominates the small jobs of the default configuration.
 
 JSON arguments are JSON text or a path to a JSON file. Options and training arguments are
-validated before any data is read. The checkpoint (model.safetensors, train_log.jsonl and,
-last, model.json) is written only once training has succeeded.
+validated before any data is read. The model (model.safetensors and, last, model.json) is
+written only once training has succeeded; OUT/train_log.jsonl grows while it runs (one
+record per step, per dev evaluation and per progress line). Every `--checkpoint-every` the
+training state goes to the resume directory (default OUT.resume, beside OUT); running the
+same command again after a kill resumes from there, and a finished run removes it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from pf.errors import PfError
+
+DEFAULT_CHECKPOINT_EVERY = "10m"    # at paper scale a few checkpoints per hour; tiny jobs: none
 
 
 def _json_arg(flag: str, text: str | None) -> Any:
@@ -52,35 +59,65 @@ def backbone_spec_of(meta: dict[str, Any]):
     return BackboneSpec.from_dict(str(d.pop("name", d.get("family"))), d)
 
 
+def resume_dir_for(out: str | Path) -> Path:
+    """The default resume directory: OUT.resume, beside the checkpoint directory."""
+    out = Path(out)
+    return out.parent / f"{out.name}.resume"
+
+
 def run_train(prepared: str, method: str, options: dict | None, training: dict | None,
               seed: int, out: str, teacher: str | None = None, device=None,
-              progress: bool | None = None):
-    """The whole of `pf train` as a function (used by the CLI, tests and benchmarks)."""
+              progress: bool | None = None, *, checkpoint_every: str | None = None,
+              resume_dir: str | Path | None = None, progress_every: int | None = None,
+              progress_seconds: float | None = None, padded: bool = False,
+              remove_resume: bool = True):
+    """The whole of `pf train` as a function (used by the CLI, tests and benchmarks).
+
+    Checkpoints go to `resume_dir` (default OUT.resume) every `checkpoint_every` (None:
+    never); a rerun resumes from there, and the directory is removed once the model is
+    saved (`remove_resume`; the CLI removes it after recording outputs).
+    `padded` pads every batch to the prepared length (the benchmarks' baseline)."""
+    import dataclasses
+
     import torch
 
     from pf.backbones import load_encoder
     from pf.methods.checkpoint import save_checkpoint
-    from pf.methods.registry import build_model, parse_method_options
+    from pf.methods.registry import build_model, get_method, parse_method_options
     from pf.prepare import load_split, read_meta
+    from pf.progress import EVERY_SECONDS, EVERY_STEPS
     from pf.train.args import TrainingArgs
     from pf.train.data import Examples
-    from pf.train.trainer import set_seed, train
+    from pf.train.resume import Every, ResumeStore
+    from pf.train.trainer import Monitor, resolve_device, set_seed, train
 
     options = dict(options or {})
     if teacher is not None:
         options["teacher"] = teacher
     parse_method_options(method, options)            # fail fast on bad options
     args = TrainingArgs.from_dict(training)
+    every = Every.parse(checkpoint_every)
+    device = resolve_device(device)
     meta = read_meta(prepared)
     spec = backbone_spec_of(meta)
-    train_data = Examples.from_split(load_split(prepared, "train"))
-    dev_data = Examples.from_split(load_split(prepared, "dev")) if args.select_on_dev else None
+    if getattr(get_method(method), "needs_attention", False):
+        spec = dataclasses.replace(spec, attn_implementation="eager")
+    train_data = Examples.from_split(load_split(prepared, "train"), pad_to_max=padded)
+    dev_data = (Examples.from_split(load_split(prepared, "dev"), pad_to_max=padded)
+                if args.select_on_dev else None)
+    fingerprint = {"method": method, "options": options, "training": args.to_dict(),
+                   "seed": seed, "prepared": meta, "padded": padded}
+    store = ResumeStore(resume_dir if resume_dir is not None else resume_dir_for(out), fingerprint)
+    monitor = Monitor(log_path=Path(out) / "train_log.jsonl", display=progress,
+                      every_steps=progress_every or EVERY_STEPS,
+                      every_seconds=progress_seconds or EVERY_SECONDS,
+                      resume=store, checkpoint_every=every)
     set_seed(seed)
     encoder = load_encoder(spec, int(meta["vocab_size"]), int(meta["pad_token_id"]), seed)
     torch.manual_seed(seed)
     model = build_model(method, options, encoder, num_labels_of(meta))
     started = time.perf_counter()
-    result = train(model, train_data, args, seed, dev=dev_data, device=device, progress=progress)
+    result = train(model, train_data, args, seed, dev=dev_data, device=device, monitor=monitor)
     info = {
         "task": meta["task"],
         "backbone": {"name": spec.name, **spec.to_dict()},
@@ -92,9 +129,21 @@ def run_train(prepared: str, method: str, options: dict | None, training: dict |
         "device": result.device,
         "precision": result.precision,
     }
+    if result.resumed is not None:
+        info["resumed"] = result.resumed
     model.to("cpu")
     save_checkpoint(model, out, info, result.log)
+    if remove_resume:
+        store.remove()
     return model, result, time.perf_counter() - started
+
+
+def finish_resume(out: str | Path, resume_dir: str | Path | None = None) -> None:
+    """Remove the resume directory of a finished run."""
+    import shutil
+
+    shutil.rmtree(resume_dir if resume_dir is not None else resume_dir_for(out),
+                  ignore_errors=True)
 
 
 def _run(args) -> int:
@@ -116,16 +165,30 @@ def _run(args) -> int:
     training = _json_arg("--training", args.training)
     if training is not None and not isinstance(training, dict):
         raise PfError("--training: expected a JSON object")
+    for flag in ("progress_every", "progress_seconds"):
+        value = getattr(args, flag)
+        if value is not None and value <= 0:
+            raise PfError(f"--{flag.replace('_', '-')} must be positive, got {value}")
     _, result, seconds = run_train(args.prepared, args.method, options, training, args.seed,
-                                   args.out, teacher=args.teacher)
-    print(f"trained {args.method} in {seconds:.1f}s on {result.device} -> "
-          f"{Path(args.out) / 'model.json'}")
+                                   args.out, teacher=args.teacher, device=args.device,
+                                   checkpoint_every=args.checkpoint_every,
+                                   resume_dir=args.resume_dir,
+                                   progress_every=args.progress_every,
+                                   progress_seconds=args.progress_seconds,
+                                   remove_resume=False)
+    resumed = (f" (resumed at step {result.resumed['step']} of stage '{result.resumed['stage']}')"
+               if result.resumed else "")
+    print(f"trained {args.method} in {seconds:.1f}s on {result.device}{resumed} -> "
+          f"{Path(args.out) / 'model.json'}", flush=True)
     for split, path in records:
         from pf.outputs import record_outputs
 
-        out = record_outputs(args.out, args.prepared, split, path, batch_size=args.record_batch_size)
+        out = record_outputs(args.out, args.prepared, split, path, batch_size=args.record_batch_size,
+                             device=args.device, progress=None)
         n, e, c = out.logits.shape
-        print(f"recorded {split}: {n} examples x {e} exits x {c} labels -> {path}")
+        print(f"recorded {split}: {n} examples x {e} exits x {c} labels -> {path}", flush=True)
+    # only now: a kill while recording reruns from the last checkpoint, not from scratch
+    finish_resume(args.out, args.resume_dir)
     return 0
 
 
@@ -151,8 +214,20 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--out", required=True, help="checkpoint directory")
     p.add_argument("--teacher", default=None, help="teacher `full` checkpoint (kd, pkd, tinybert)")
+    p.add_argument("--device", default="auto",
+                   help="auto (CUDA when available, default) | cpu | cuda")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--record", action="append", default=[], metavar="SPLIT=FILE",
                    help="also write the per-layer outputs of SPLIT to FILE (repeatable)")
     p.add_argument("--record-batch-size", type=int, default=64)
+    p.add_argument("--checkpoint-every", default=DEFAULT_CHECKPOINT_EVERY, metavar="WHEN",
+                   help="save the training state every N optimizer steps (500) or every "
+                        "duration (10m, 90s, 1h); 0 disables (default: "
+                        f"{DEFAULT_CHECKPOINT_EVERY})")
+    p.add_argument("--resume-dir", default=None,
+                   help="where checkpoints go and a rerun resumes from (default: OUT.resume)")
+    p.add_argument("--progress-every", type=int, default=None, metavar="STEPS",
+                   help="a progress record every STEPS optimizer steps (default 50)")
+    p.add_argument("--progress-seconds", type=float, default=None, metavar="S",
+                   help="... and at least every S seconds (default 30)")
     p.set_defaults(func=_run)
