@@ -109,7 +109,11 @@ class Progress:
         pct = 100.0 * rec[self.unit] / self.total if self.total else 100.0
         parts = [f"{self.label}: {self.unit} {rec[self.unit]}/{self.total} ({pct:.0f}%)"]
         for key, value in rec.items():
-            if key in ("kind", self.unit, "total", "elapsed_s", "eta_s", "examples_per_s"):
+            if key in ("kind", self.unit, "total", "elapsed_s", "eta_s", "examples_per_s",
+                       "epochs") or value is None:
+                continue
+            if key == "epoch" and "epochs" in rec:
+                parts.append(f"epoch {value}/{rec['epochs']}")
                 continue
             parts.append(f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}")
         if "examples_per_s" in rec:

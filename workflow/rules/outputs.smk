@@ -14,6 +14,7 @@ rule outputs:
         model=model_dir,
         prepared=prepared_dir,
         batch_size=config["evaluation"]["batch_size"],
+        device=device_flag(),
     conda:
         PF_ENV
     log:
@@ -23,5 +24,5 @@ rule outputs:
         **resources_of("outputs"),
     shell:
         "pf outputs --model {params.model} --prepared {params.prepared}"
-        " --split {wildcards.split} --batch-size {params.batch_size}"
+        " --split {wildcards.split} --batch-size {params.batch_size} {params.device}"
         " --threads {threads} --out {output} > {log} 2>&1"

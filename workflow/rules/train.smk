@@ -3,6 +3,11 @@
 # The job also records the evaluation split's per-layer logits from the saved checkpoint
 # (what `pf outputs` would write): a second process would pay the torch + transformers
 # import again, which dominates the small jobs of the default configuration.
+# Mid-training checkpoints (`pf train --checkpoint-every`, default every 10 minutes) go to
+# the model directory's sibling `seed<S>.resume/`, which is not a declared output: when a
+# job fails or is killed, Snakemake deletes its outputs but not that directory, and the
+# rerun (rerun-incomplete, a SLURM requeue) resumes from it; a finished job removes it.
+# The log shows progress lines while the job runs (`tail -f` it).
 
 
 rule train:
@@ -21,6 +26,7 @@ rule train:
         teacher=teacher_flag,
         split=EVAL_SPLIT,
         batch_size=config["evaluation"]["batch_size"],
+        device=device_flag(),
     conda:
         PF_ENV
     log:
@@ -31,6 +37,6 @@ rule train:
     shell:
         "pf train --prepared {params.prepared} --method {params.method}"
         " --options {params.options:q} --training {params.training:q}"
-        " --seed {wildcards.seed} --out {params.out} {params.teacher}"
+        " --seed {wildcards.seed} --out {params.out} {params.teacher} {params.device}"
         " --threads {threads} --record {params.split}={output.outputs}"
         " --record-batch-size {params.batch_size} > {log} 2>&1"
