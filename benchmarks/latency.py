@@ -1,12 +1,16 @@
-"""Wall-clock speed-up of the early-exit engine over the full model (BERT-base size, CPU).
+"""Wall-clock speed-up of the early-exit engine over the full model (BERT-base size).
 
 A randomly initialised 12-layer x 768 backbone (BERT-base shape, 128-token inputs) with the
 paper's method (`pf`, released concat variant, random heads). A random model's entropies
 are all similar, so tau is calibrated on the recorded logits to a layer-count speed-up of
-~2x; the engine's exits are checked against the simulation over those logits. Bars:
-measured / layer-count speed-up >= 0.85 at batch 1 and >= 0.7 at batch 32.
+~2x; the engine's exits are checked against the simulation over those logits. Timing is
+`pf.latency.measure`, what `pf latency` runs: both sides over the same pre-formed batches,
+predictions copied to the host once per batch on both sides, rounds interleaved. Bars
+(issue 13): measured / layer-count speed-up >= 0.85 at batch 1 and >= 0.95 at batch 32 on
+2 CPU threads. About 3 minutes on a quiet 2-core machine with the defaults.
 
     .venv/bin/python benchmarks/latency.py [--examples 64] [--repeats 3] [--threads 2]
+        [--device cpu|cuda] [--precision fp32|bf16|fp16] [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -40,10 +44,14 @@ def main() -> int:
     ap.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 32])
     ap.add_argument("--all-exits", action="store_true",
                     help="also time the engine without early exit (every exit head)")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"load: {os.getloadavg()}", flush=True)
+    device = torch.device(args.device)
+    load_before = os.getloadavg()
+    print(f"load: {load_before}", flush=True)
 
     spec = BackboneSpec(name="bert-base-random", family="bert",
                         tiny=TinyConfig(n_layers=12, hidden_size=768, n_heads=12,
@@ -51,7 +59,7 @@ def main() -> int:
     enc = load_encoder(spec, vocab_size=30522, pad_token_id=0, seed=0)
     from pf.methods.registry import build_model
     torch.manual_seed(1)
-    model = build_model(args.method, {}, enc, 2).eval()
+    model = build_model(args.method, {}, enc, 2).eval().to(device)
 
     g = torch.Generator().manual_seed(0)
     n, length = args.examples, 128
@@ -73,14 +81,17 @@ def main() -> int:
           f"{rule} param {cal.param} -> layer speed-up {cal.speedup:.3f}", flush=True)
 
     res = measure(model, inputs, rule, cal.param, tuple(args.batch_sizes), args.repeats,
-                  args.warmup, all_exits=args.all_exits)
+                  args.warmup, all_exits=args.all_exits, precision=args.precision)
     agree = compare_to_simulation(res["engine_result"], logits, rule, cal.param)
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
     report = {"examples": n, "seq_len": length, "threads": args.threads, "method": args.method,
+              "device": str(device), "gpu": gpu, "precision": args.precision,
+              "load_before": load_before,
               "rule": rule, "param": cal.param, "agreement": asdict(agree),
               "record_pass_s": t_record, "curve_s": t_curve, "curve_points": len(curve),
               "load_after": os.getloadavg(), "batches": res["batches"]}
     for row in res["batches"]:
-        bar = 0.85 if row["batch_size"] == 1 else 0.7
+        bar = 0.85 if row["batch_size"] == 1 else 0.95
         print(f"batch {row['batch_size']:>3}: full {row['full_s']:.3f}s engine "
               f"{row['engine_s']:.3f}s all-exits {row.get('all_exits_s', float('nan')):.3f}s | "
               f"measured {row['measured_speedup']:.3f}x vs layer {row['layer_speedup']:.3f}x "
