@@ -212,3 +212,66 @@ def test_checkpoint_every_parsing():
     for bad in ("ten", "-5", "5x", "0m"):
         with pytest.raises(PfError, match="--checkpoint-every"):
             Every.parse(bad)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+
+
+def _processes_in(workdir: Path, needle: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if Path(os.readlink(proc / "cwd")) != workdir.resolve():
+                continue
+            args = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if needle in args:
+            found.append(int(proc.name))
+    return found
+
+
+@pytest.mark.skipif(not SNAKEMAKE.exists(), reason="snakemake not installed")
+def test_snakemake_keeps_the_checkpoint_of_a_killed_job_and_the_rerun_resumes(tmp_path):
+    import yaml
+
+    config = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    config["training"]["defaults"].update(epochs=10)           # 640 / 32 = 20 steps each
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    model = tmp_path / "results/smoke/models/bert/sst2/full/seed42"
+    state = model.parent / "seed42.resume" / "state.json"
+    env = dict(_env(), PF_CHECKPOINT_EVERY="20",
+               PATH=f"{SNAKEMAKE.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    cmd = [str(SNAKEMAKE), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+           "--cores", "1", str(model.relative_to(tmp_path) / "model.safetensors"),
+           "--configfile", str(tmp_path / "config.yaml")]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    killed = []
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None and not killed:
+            if state.is_file():
+                for pid in _processes_in(tmp_path, "pf train"):
+                    os.kill(pid, signal.SIGKILL)          # the job dies, Snakemake lives
+                    killed.append(pid)
+            time.sleep(0.02)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=60)
+    assert killed, "no checkpoint seen while the job ran"
+    assert proc.returncode != 0                                   # the job failed
+    assert not (model / "model.safetensors").exists()             # its outputs were removed
+    assert state.is_file()                                        # the checkpoint was not
+    step = json.loads(state.read_text())["position"]["step"]
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    log = (tmp_path / "logs/smoke/train/bert/sst2/full/seed42.log").read_text()
+    assert f"resuming from {state.parent.relative_to(tmp_path)} at stage 'train'" in log
+    assert f"step {step}\n" in log
+    assert (model / "model.json").is_file() and not state.parent.exists()

@@ -2,7 +2,8 @@
 
 pf train --prepared DIR --method NAME --options JSON --training JSON --seed S --out DIR
          [--teacher DIR] [--device auto|cpu|cuda] [--threads N] [--record SPLIT=FILE ...]
-         [--checkpoint-every 10m|STEPS|0] [--resume-dir DIR]
+         [--checkpoint-every 10m|STEPS|0 (default $PF_CHECKPOINT_EVERY or 10m)]
+         [--resume-dir DIR]
          [--progress-every STEPS] [--progress-seconds S]
 
 `--record` writes the per-layer outputs of a split (exactly what `pf outputs` writes, from
@@ -20,6 +21,7 @@ same command again after a kill resumes from there, and a finished run removes i
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -220,10 +222,13 @@ def register(subparsers) -> None:
     p.add_argument("--record", action="append", default=[], metavar="SPLIT=FILE",
                    help="also write the per-layer outputs of SPLIT to FILE (repeatable)")
     p.add_argument("--record-batch-size", type=int, default=64)
-    p.add_argument("--checkpoint-every", default=DEFAULT_CHECKPOINT_EVERY, metavar="WHEN",
+    p.add_argument("--checkpoint-every",
+                   default=os.environ.get("PF_CHECKPOINT_EVERY", DEFAULT_CHECKPOINT_EVERY),
+                   metavar="WHEN",
                    help="save the training state every N optimizer steps (500) or every "
-                        "duration (10m, 90s, 1h); 0 disables (default: "
-                        f"{DEFAULT_CHECKPOINT_EVERY})")
+                        "duration (10m, 90s, 1h); 0 disables (default: $PF_CHECKPOINT_EVERY, "
+                        f"else {DEFAULT_CHECKPOINT_EVERY}; the workflow's jobs inherit the "
+                        "variable)")
     p.add_argument("--resume-dir", default=None,
                    help="where checkpoints go and a rerun resumes from (default: OUT.resume)")
     p.add_argument("--progress-every", type=int, default=None, metavar="STEPS",
