@@ -80,7 +80,7 @@ def test_latency_fixed_params_and_errors(setup):
     obj = latency(root / "model", root / "prep", tau=0.0, **kw)
     assert obj["layer_speedup"] == 1.0 and obj["agreement"] is None
     obj = latency(root / "model", root / "prep", rule="patience", patience=0, **kw)
-    assert obj["layer_speedup"] == 4.0
+    assert obj["layer_speedup"] == 1.0          # patience 0: no early exit (PABEE's original)
     with pytest.raises(PfError, match="--outputs"):
         latency(root / "model", root / "prep", target=2.0, **kw)
     with pytest.raises(PfError, match="tau"):
