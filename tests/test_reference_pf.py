@@ -75,7 +75,7 @@ def compare(family: str, num_labels: int, detach=()) -> dict[str, float]:
                       for i in range(N)),
         "loss": abs(float((terms.total - rloss.total).detach())),
         "imitation": abs(float((out.extras["imitation"].mean() - rloss.imitation).detach())),
-        "ce": abs(float(terms.parts["ce"] - rloss.ce)),
+        "ce": abs(float((terms.parts["ce"] - rloss.ce).detach())),
     }
     grads = 0.0
     for (name, p), (_, q) in zip(model.named_parameters(), twin.named_parameters()):
