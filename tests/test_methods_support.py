@@ -74,3 +74,15 @@ def write_prepared(out: Path, family: str = "bert", n_train: int = 256, n_dev: i
             "num_labels": 2}
     (out / "meta.json").write_text(json.dumps(meta))
     return out
+
+
+def perturb_weights(model: torch.nn.Module, seed: int, head_scale: float,
+                    backbone_scale: float = 0.02) -> torch.nn.Module:
+    """Add seeded noise to every parameter (backbone `encoder.*` and heads alike), so that
+    every bias is non-zero and the heads' logits are far from uniform."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            scale = backbone_scale if name.startswith("encoder.") else head_scale
+            p.add_(torch.randn(p.shape, generator=g) * scale)
+    return model

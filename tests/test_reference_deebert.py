@@ -17,7 +17,7 @@ from pf.train.args import TrainingArgs
 from pf.train.data import Examples
 from pf.train.trainer import train
 from reference import deebert_ref as ref
-from test_methods_support import key_inputs, tiny_encoder
+from test_methods_support import key_inputs, perturb_weights, tiny_encoder
 
 FAMILIES = ("bert", "roberta", "albert")
 TOL = 1e-5
@@ -27,10 +27,7 @@ N = 4
 def deebert(family: str, num_labels: int, seed: int = 0, no_dropout: bool = False):
     torch.manual_seed(seed)
     model = build_model("deebert", {}, tiny_encoder(family, N, seed=seed), num_labels)
-    g = torch.Generator().manual_seed(seed + 100)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            p.add_(torch.randn(p.shape, generator=g) * (0.02 if name.startswith("encoder.") else 0.3))
+    perturb_weights(model, seed + 100, head_scale=0.3)
     if no_dropout:
         for m in model.modules():
             if isinstance(m, nn.Dropout):

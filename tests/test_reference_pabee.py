@@ -15,7 +15,7 @@ from pf.engine import run_engine
 from pf.methods.base import TrainContext
 from pf.methods.registry import build_model
 from reference import pabee_ref as ref
-from test_methods_support import key_inputs, tiny_encoder
+from test_methods_support import key_inputs, perturb_weights, tiny_encoder
 
 FAMILIES = ("bert", "roberta", "albert")
 TOL = 1e-5
@@ -25,10 +25,7 @@ N = 4
 def pabee(family: str, num_labels: int, seed: int = 0):
     torch.manual_seed(seed)
     model = build_model("pabee", {}, tiny_encoder(family, N, seed=seed), num_labels)
-    g = torch.Generator().manual_seed(seed + 100)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            p.add_(torch.randn(p.shape, generator=g) * (0.02 if name.startswith("encoder.") else 0.5))
+    perturb_weights(model, seed + 100, head_scale=0.5)
     return model.eval()
 
 

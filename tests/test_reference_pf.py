@@ -15,7 +15,7 @@ from pf.methods.base import FreezeDecision, TrainContext
 from pf.methods.registry import build_model
 from reference import released_pf as ref
 from reference.backbone import layer_outputs
-from test_methods_support import key_inputs, tiny_encoder
+from test_methods_support import key_inputs, perturb_weights, tiny_encoder
 
 FAMILIES = ("bert", "roberta", "albert")
 TOL = 1e-5
@@ -26,11 +26,7 @@ def released_model(family: str, num_labels: int, seed: int = 0, **options):
     torch.manual_seed(seed)
     model = build_model("pf", {"variant": "released", "strategy": "concat", **options},
                         tiny_encoder(family, N, seed=seed), num_labels)
-    g = torch.Generator().manual_seed(seed + 100)
-    with torch.no_grad():        # non-zero biases everywhere, heads large enough to matter
-        for name, p in model.named_parameters():
-            scale = 0.02 if name.startswith("encoder.") else 0.3
-            p.add_(torch.randn(p.shape, generator=g) * scale)
+    perturb_weights(model, seed + 100, head_scale=0.3)
     return model.eval()
 
 
