@@ -38,6 +38,7 @@ from typing import Any
 
 from pf.errors import PfError, did_you_mean
 from pf.methods.registry import REGISTRY   # torch-free: the workflow imports this module
+from pf.train.args import TrainingArgs     # torch-free as well
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -56,11 +57,9 @@ PF_STRATEGIES = ("max", "avg", "attn", "concat", "lstm", "voting", "ensemble")
 PF_VARIANTS = ("released", "paper")
 # Methods whose model has one layer count per target (m = n / r).
 PER_TARGET_METHODS = tuple(name for name, entry in REGISTRY.items() if entry.per_target)
-TRAINING_DEFAULTS: dict[str, Any] = {
-    "lr": 2e-5, "batch_size": 16, "grad_accum": 1, "epochs": 3, "max_steps": None, "warmup_ratio": 0.0,
-    "weight_decay": 0.0, "max_grad_norm": 1.0, "select_on_dev": False, "precision": "fp32",
-    "frozen_layers": 0, "eval_batch_size": 64,
-}
+# One home for the training defaults: pf.train.args.TrainingArgs (torch-free), which
+# `pf train` run by hand uses too; the workflow adds only the pf "frozen layers" option.
+TRAINING_DEFAULTS: dict[str, Any] = {**TrainingArgs().to_dict(), "frozen_layers": 0}
 RULE_KINDS = ("prepare", "train", "outputs", "evaluate", "curve", "latency", "collect", "report")
 RESOURCE_DEFAULTS: dict[str, dict[str, float]] = {
     "threads": {"default": 1},

@@ -5,8 +5,8 @@
 
 The points come from the recorded logits alone (`pf.exits.tradeoff_curve`): for the entropy
 rule, thresholds are chosen among the exact breakpoints so that neighbouring speed-ups are at
-most `--max-gap` apart wherever the data allow; for patience, every patience 0..E-1; for
-`last`, the single point.
+most `--max-gap` apart wherever the data allow; for patience, every patience 1..E-1
+(0 = no early exit, the same point as E-1); for `last`, the single point.
 
 CSV columns (one row per point, ascending speed-up):
     backbone, task, method, split  -- from the outputs file

@@ -124,7 +124,7 @@ def run_batch(model, inputs, rule: str, param, near_eps: float = 1e-6
             else:
                 counter = torch.where(pred == prev, counter + 1, torch.zeros_like(counter))
             prev = pred
-            out = counter >= patience
+            out = counter >= patience if patience > 0 else torch.zeros_like(pred, dtype=torch.bool)
         else:
             continue
         n_out = int(out.sum())

@@ -1,7 +1,8 @@
 """`pf latency`: wall-clock time of the full model versus the early-exit engine -> JSON.
 
     pf latency --model DIR --prepared DIR [--split dev]
-               (--tau X | --patience P | --target R --outputs FILE) [--rule R]
+               (--tau X | --patience P | --target R --outputs FILE
+                [--calibration-outputs FILE]) [--rule R]
                [--batch-sizes 1 32] [--repeats 5] [--warmup 2] [--max-examples N]
                [--device cpu|cuda] [--threads T] --out FILE.json
 
@@ -21,8 +22,10 @@ engine, ...) so that a change in machine load affects every side alike.
 * **all exits** (extra, for context): the engine with rule `last`, i.e. every layer and
   every exit head for every example. full / all_exits shows the heads' own overhead.
 
-The parameter is given (`--tau`, `--patience`) or calibrated on the recorded logits of the
-split (`--target` + `--outputs`, `pf.exits.calibrate`). With `--outputs` the engine's exits
+The parameter is given (`--tau`, `--patience`) or calibrated to `--target`
+(`pf.exits.calibrate`) on the recorded logits of `--calibration-outputs` when given (the
+held-out split `pf evaluate` calibrates on, so both apply the same parameter), otherwise on
+those of the timed split (`--outputs`). With `--outputs` the engine's exits
 are also compared with the simulation over the recorded logits of the same examples
 (matched by example id), and the counts are written (`agreement`). The JSON (separate from
 the metrics JSON) holds, per batch size, the median times, the measured speed-up
@@ -194,7 +197,8 @@ def latency(model_dir, prepared, split: str = "dev", rule: str | None = None,
             tau: float | None = None, patience: int | None = None, target: float | None = None,
             outputs: str | None = None, batch_sizes=(1, 32), repeats: int = 5, warmup: int = 2,
             max_examples: int | None = None, device: str | None = None,
-            threads: int | None = None, variant: str | None = None) -> dict[str, Any]:
+            threads: int | None = None, variant: str | None = None,
+            calibration_outputs: str | None = None) -> dict[str, Any]:
     if threads is not None:
         torch.set_num_threads(int(threads))
     if repeats < 1 or warmup < 0 or any(b < 1 for b in batch_sizes):
@@ -231,9 +235,19 @@ def latency(model_dir, prepared, split: str = "dev", rule: str | None = None,
             raise PfError("rule 'last' has no parameter to calibrate to --target")
         if rec is None:
             raise PfError("--target needs --outputs (the recorded logits to calibrate on)")
-        calibration = exits.calibrate(np.asarray(rec.logits), np.asarray(rec.labels), rule,
-                                      target, np.asarray(rec.exit_layers), n_layers)
+        cal = rec
+        if calibration_outputs is not None:
+            from pf.evaluate import read_outputs
+            cal = read_outputs(calibration_outputs)
+            if list(np.asarray(cal.exit_layers)) != list(model.exit_layers):
+                raise PfError(f"{calibration_outputs}: exit layers "
+                              f"{list(np.asarray(cal.exit_layers))} differ from the model's "
+                              f"{list(model.exit_layers)}")
+        calibration = exits.calibrate(np.asarray(cal.logits), np.asarray(cal.labels), rule,
+                                      target, np.asarray(cal.exit_layers), n_layers)
         param = calibration.param
+    elif calibration_outputs is not None:
+        raise PfError("--calibration-outputs is used with --target only")
     if rule != "last" and param is None:
         raise PfError(f"rule '{rule}' needs --{'tau' if rule == 'entropy' else 'patience'} "
                       f"or --target with --outputs")
@@ -266,6 +280,7 @@ def latency(model_dir, prepared, split: str = "dev", rule: str | None = None,
         "rule_param": param,
         "target": target,
         "calibration_speedup": None if calibration is None else calibration.speedup,
+        "calibration_outputs": calibration_outputs if calibration is not None else None,
         "outputs": outputs,
         "n_examples": int(inputs.input_ids.shape[0]),
         "sequence_length": int(inputs.input_ids.shape[1]),
@@ -297,6 +312,9 @@ def register(subparsers) -> None:
     g.add_argument("--target", type=float, default=None,
                    help="calibrate the parameter to this speed-up on --outputs")
     p.add_argument("--outputs", default=None, help="recorded per-layer logits of the split")
+    p.add_argument("--calibration-outputs", default=None,
+                   help="calibrate --target on these recorded logits (the split pf evaluate "
+                        "calibrates on) instead of --outputs")
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 32])
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
@@ -312,6 +330,7 @@ def register(subparsers) -> None:
 def _main(args: argparse.Namespace) -> int:
     obj = latency(args.model, args.prepared, args.split, args.rule, args.tau, args.patience,
                   args.target, args.outputs, args.batch_sizes, args.repeats, args.warmup,
-                  args.max_examples, args.device, args.threads, args.variant)
+                  args.max_examples, args.device, args.threads, args.variant,
+                  args.calibration_outputs)
     atomic_write_json(args.out, obj)
     return 0

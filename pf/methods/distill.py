@@ -12,16 +12,19 @@ student's device and dtype. A restored student needs no teacher.
             covered by the logits term), c = [CLS] hidden vector                 (Sun et al.)
   tinybert  task-specific distillation without general distillation or augmentation
             (Jiao et al.), in two stages: "intermediate" = MSE of embeddings + sum_k MSE of
-            hidden states and of attention probabilities, student layer k <-> teacher layer
-            k n/m; then "prediction" = soft cross-entropy to the teacher's logits at
-            temperature T. Attention probabilities are read with forward hooks on the
-            self-attention modules (eager attention returns them; after attention dropout
-            in training mode).
+            hidden states and of attention score matrices, student layer k <-> teacher
+            layer k n/m; then "prediction" = soft cross-entropy to the teacher's logits at
+            temperature T. The attention loss compares the scores A = Q K^T / sqrt(d_head)
+            before the softmax, as the TinyBERT paper defines it (equation 7), for student
+            and teacher alike: they are recomputed from each layer's input with its query
+            and key projections, so no attention dropout and no softmax enters, and padded
+            key positions are set to 0 in both (TinyBERT's code zeroes masked scores).
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import torch
@@ -76,7 +79,7 @@ class TinyBertOptions(DistillOptions):
 class EncoderTrace:
     embeddings: torch.Tensor          # [B, L, d]
     hidden: list[torch.Tensor]        # per layer [B, L, d]
-    attention: list[torch.Tensor]     # per layer [B, H, L, L] (empty unless asked)
+    attention: list[torch.Tensor]     # per layer [B, H, L, L] scores (empty unless asked)
 
 
 def _attention_module(encoder: LayerwiseEncoder, i: int):
@@ -86,26 +89,27 @@ def _attention_module(encoder: LayerwiseEncoder, i: int):
     return module.attention.self
 
 
+def attention_scores(module, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Q K^T / sqrt(d_head) of a self-attention module on its input [B, L, d] ->
+    [B, H, L, L], before mask and softmax; scores of padded key positions are 0."""
+    b, length, _ = hidden.shape
+    heads, size = module.num_attention_heads, module.attention_head_size
+    q = module.query(hidden).view(b, length, heads, size).transpose(1, 2)
+    k = module.key(hidden).view(b, length, heads, size).transpose(1, 2)
+    scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(size)
+    return scores * attention_mask[:, None, None, :].to(scores.dtype)
+
+
 def trace_encoder(encoder: LayerwiseEncoder, inputs: EncoderInputs, attention: bool) -> EncoderTrace:
-    """Run the encoder layer by layer, keeping every hidden state (and attention map)."""
+    """Run the encoder layer by layer, keeping every hidden state (and attention scores)."""
     h = encoder.embed(inputs)
     bias = encoder.attention_bias(inputs.attention_mask, h.dtype)
     trace = EncoderTrace(h, [], [])
     for i in range(encoder.n_layers):
-        handle = None
         if attention:
-            def hook(mod, args, out):
-                weights = out[1] if isinstance(out, tuple) and len(out) > 1 else None
-                if weights is None:
-                    raise PfError("tinybert needs attention probabilities; set the backbone's "
-                                  "attn_implementation to 'eager'")
-                trace.attention.append(weights)
-            handle = _attention_module(encoder, i).register_forward_hook(hook)
-        try:
-            h = encoder.layer(i, h, bias)
-        finally:
-            if handle is not None:
-                handle.remove()
+            trace.attention.append(attention_scores(_attention_module(encoder, i), h,
+                                                    inputs.attention_mask))
+        h = encoder.layer(i, h, bias)
         trace.hidden.append(h)
     return trace
 

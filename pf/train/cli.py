@@ -52,6 +52,21 @@ def backbone_spec_of(meta: dict[str, Any]):
     return BackboneSpec.from_dict(str(d.pop("name", d.get("family"))), d)
 
 
+SELECTION_SPLIT = "heldout"
+
+
+def selection_split(prepared: str, meta: dict[str, Any]) -> str:
+    """The split `select_on_dev` selects on: the held-out slice of train, never dev (the
+    split every table scores, so choosing the checkpoint there would flatter it)."""
+    if SELECTION_SPLIT not in (meta.get("splits") or {}):
+        raise PfError(f"{prepared}: training option 'select_on_dev' picks the checkpoint on "
+                      f"the held-out slice of train, never on dev (the split that is scored), "
+                      f"and this prepared data has no '{SELECTION_SPLIT}' split; prepare it "
+                      f"with --heldout-fraction > 0 (config: data.heldout_fraction) or set "
+                      f"select_on_dev to false")
+    return SELECTION_SPLIT
+
+
 def run_train(prepared: str, method: str, options: dict | None, training: dict | None,
               seed: int, out: str, teacher: str | None = None, device=None,
               progress: bool | None = None):
@@ -74,13 +89,15 @@ def run_train(prepared: str, method: str, options: dict | None, training: dict |
     meta = read_meta(prepared)
     spec = backbone_spec_of(meta)
     train_data = Examples.from_split(load_split(prepared, "train"))
-    dev_data = Examples.from_split(load_split(prepared, "dev")) if args.select_on_dev else None
+    select_data = (Examples.from_split(load_split(prepared, selection_split(prepared, meta)))
+                   if args.select_on_dev else None)
     set_seed(seed)
     encoder = load_encoder(spec, int(meta["vocab_size"]), int(meta["pad_token_id"]), seed)
     torch.manual_seed(seed)
     model = build_model(method, options, encoder, num_labels_of(meta))
     started = time.perf_counter()
-    result = train(model, train_data, args, seed, dev=dev_data, device=device, progress=progress)
+    result = train(model, train_data, args, seed, dev=select_data, device=device,
+                   progress=progress)
     info = {
         "task": meta["task"],
         "backbone": {"name": spec.name, **spec.to_dict()},
@@ -88,7 +105,8 @@ def run_train(prepared: str, method: str, options: dict | None, training: dict |
         "prepared_dir": str(prepared),
         "training": args.to_dict(),
         "seed": seed,
-        "selected": result.selected,
+        "selected": ({**result.selected, "split": SELECTION_SPLIT} if args.select_on_dev
+                     else result.selected),
         "device": result.device,
         "precision": result.precision,
     }

@@ -56,8 +56,11 @@ def pick_device() -> torch.device:
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """AdamW groups: no decay for biases and LayerNorm weights; only trainable parameters."""
+def param_groups(model: nn.Module, weight_decay: float,
+                 only: list[nn.Parameter] | None = None) -> list[dict[str, Any]]:
+    """AdamW groups: no decay for biases and LayerNorm weights; only trainable parameters
+    (and, given `only`, only those)."""
+    chosen = None if only is None else {id(p) for p in only}
     no_decay: set[int] = set()
     for module in model.modules():
         if isinstance(module, nn.LayerNorm):
@@ -65,7 +68,7 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     decay, plain = [], []
     seen: set[int] = set()
     for name, p in model.named_parameters():
-        if not p.requires_grad or id(p) in seen:
+        if not p.requires_grad or id(p) in seen or (chosen is not None and id(p) not in chosen):
             continue
         seen.add(id(p))
         if id(p) in no_decay or name.endswith("bias"):
@@ -152,13 +155,16 @@ def train(model: MultiExitModel, data: Examples, args: TrainingArgs, seed: int, 
     for stage_no, stage in enumerate(stages):
         model.set_stage(stage)
         model.train()
-        params = [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(param_groups(model, args.weight_decay), lr=args.lr)
+        # the optimizer may update fewer parameters than receive gradients (DeeBERT stage 2
+        # as originally written); clipping and zeroing cover every gradient
+        optimizer = torch.optim.AdamW(
+            param_groups(model, args.weight_decay, model.optimizer_parameters(stage)), lr=args.lr)
         total = args.epochs * steps_per_epoch
         if args.max_steps is not None:
             total = min(total, args.max_steps)
         scheduler = linear_schedule(optimizer, round(args.warmup_ratio * total), total)
         step = 0
+        forwards = 0
         bar = _progress(total, f"{model.method}:{stage}", progress)
         epoch_times: list[float] = []
         epoch_cpu: list[float] = []
@@ -172,12 +178,15 @@ def train(model: MultiExitModel, data: Examples, args: TrainingArgs, seed: int, 
                     break
                 group = batches[start:start + args.grad_accum]
                 ctx = TrainContext(step=step, total_steps=total, stage=stage, epoch=epoch,
-                                   generator=freeze_gen)
+                                   generator=freeze_gen, forward_step=forwards,
+                                   micro_batches=len(group))
                 ctx.freeze = model.sample_freeze(ctx)
-                optimizer.zero_grad(set_to_none=True)
+                forwards += len(group)
+                model.zero_grad(set_to_none=True)
                 n_group = sum(len(r) for r in group)
                 loss_sum, parts_sum = 0.0, {}
-                for rows in group:
+                for micro_batch, rows in enumerate(group):
+                    ctx.micro_batch = micro_batch
                     inputs, labels = data.batch(rows, device)
                     with autocast_for(device, precision):
                         out = model(inputs, ctx)
@@ -199,10 +208,15 @@ def train(model: MultiExitModel, data: Examples, args: TrainingArgs, seed: int, 
                     p.grad = None
                 if scaler:
                     scaler.unscale_(optimizer)
+                    in_optimizer = {id(p) for g in optimizer.param_groups for p in g["params"]}
+                    for p in model.parameters():
+                        if p.grad is not None and id(p) not in in_optimizer:
+                            p.grad.div_(scaler.get_scale())
                 grad_norm = None
                 if args.max_grad_norm > 0:
                     grad_norm = float(torch.nn.utils.clip_grad_norm_(
-                        [p for p in params if p.grad is not None], args.max_grad_norm))
+                        [p for p in model.parameters() if p.grad is not None],
+                        args.max_grad_norm))
                 lr = optimizer.param_groups[0]["lr"]
                 if scaler:
                     scaler.step(optimizer)
@@ -217,7 +231,7 @@ def train(model: MultiExitModel, data: Examples, args: TrainingArgs, seed: int, 
                 if grad_norm is not None:
                     record["grad_norm"] = grad_norm
                 if ctx.freeze is not None:
-                    record["freeze"] = {"detach_layers": ctx.freeze.detach_layers,
+                    record["freeze"] = {"detached": [list(d) for d in ctx.freeze.detached],
                                         "frozen_layers": list(ctx.freeze.frozen_layers)}
                 result.log.append(record)
             epoch_times.append(time.perf_counter() - started)
