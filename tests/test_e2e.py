@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "config" / "smoke.yaml"
-REFERENCE = ROOT / "reports" / "smoke"
+REFERENCE = ROOT / "reference" / "smoke"
 # Cells are percentages with one decimal and speed-ups with two; a different CPU may move
 # a float in the last place, never by a tenth of a point unless something really changed.
 TOLERANCE = "0.15"
