@@ -536,8 +536,10 @@ class Plan:
         return args
 
     def backbone_json(self, backbone: str) -> dict[str, Any]:
-        """`pf prepare --backbone-json`: the BackboneSpec dict (pf.backbones.BackboneSpec)."""
-        bb = {k: v for k, v in self.config["backbones"][backbone].items() if k != "n_layers"}
+        """`pf prepare --backbone-json`: the BackboneSpec dict (pf.backbones.BackboneSpec);
+        `n_layers` (checks only) and `label` (reports only) stay here."""
+        bb = {k: v for k, v in self.config["backbones"][backbone].items()
+              if k not in ("n_layers", "label")}
         return {"name": backbone, **bb}
 
     # ---- resources

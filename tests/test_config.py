@@ -246,6 +246,7 @@ def test_tables_and_figures_name_the_configured_backbone(base, tmp_path):
 
     drawn = exit_distribution_figure(MetricsIndex(read_metrics(files)), load_spec(spec))
     assert "exit layers, minilm, target 2.00×" in drawn.fig.get_suptitle()
+    assert "label" not in plan.backbone_json("bert")     # the model never sees it
     msg = error_of(mutate(base, lambda c: c["backbones"]["bert"].update(lable="x")))
     assert "did you mean 'label'?" in msg
 
