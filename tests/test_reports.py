@@ -273,12 +273,28 @@ def test_degenerate_cells_carry_a_dagger_and_the_caption_a_footnote(tmp_path, fi
     md = md_cells(t)
     assert md[("BERT-12", "DeeBERT")][1] == "58.0 ± 11.3†"
     assert md[("BERT-12", "DeeBERT")][0] == "75.0 ± 0.0"
+    assert md[("BERT-12", "DeeBERT")][2] == "66.5 ± 5.7†"       # its average holds it too
     assert "† degenerate model" in t.caption and r"$^\dagger$" in t.to_latex()
     assert csv_cells(t)[("BERT-12", "DeeBERT", "RTE")]["degenerate"] == "true"
     assert t.degenerate == ["bert/rte/deebert seed 2 target 2 "
                             "(metrics/bert/rte/deebert/seed2/target2.json): 100.0% of the "
                             "predictions are class 0; score 0.5000 is not more than 0.02 "
                             "above the majority-class score 0.5000"]
+
+
+def test_bold_goes_to_neither_degenerate_nor_off_target_cells():
+    def row(label, mean, **kw):
+        return tables.TableRow(label, {"MRPC": tables.Cell(mean, n=1, **kw)})
+
+    block = tables.Block("b", [row("ref", 99.0), row("ok", 80.0), row("also ok", 80.0),
+                               row("constant", 90.0, degenerate=True),
+                               row("slow", 95.0, comparable=False, speedup=2.5,
+                                   show_speedup=True)])
+    block.rows[0].reference = True
+    tables.mark_best(block, ["MRPC"])
+    assert [r.cells["MRPC"].bold for r in block.rows] == [False, True, True, False, False]
+    assert [r.cells["MRPC"].text("md") for r in block.rows] == [
+        "99.0", "**80.0**", "**80.0**", "90.0†", "95.0 (2.50×)"]
 
 
 def test_report_warns_naming_degenerate_models(tmp_path, files, capsys):

@@ -12,8 +12,9 @@ when it has several. The "Avg." column averages the tasks per seed, then over se
   `SPEEDUP_TOLERANCE` (relative) states it: "62.3 (2.85×)".
 - Bold: the best displayed score per block and column among the accelerated rows whose cell
   lies within that tolerance (for "Avg.": whose every task cell does).
-- A cell with a degenerate model in any seed (pf.metrics_schema) carries a dagger and the
-  caption a footnote; `Table.degenerate` names each such result for the report's warning.
+- A cell with a degenerate model in any seed (pf.metrics_schema), and the "Avg." of its row,
+  carries a dagger and is never bold; the caption has a footnote and `Table.degenerate`
+  names each such result for the report's warning.
 
 `Table.write(out_dir)` writes `{name}.tex` (booktabs), `{name}.md` and `{name}.csv`: one
 row per cell, columns block, row, column, mean, std, n_seeds, speedup, degenerate (what
@@ -255,18 +256,20 @@ def _score_row(found: dict[ResultKey, dict], spec: ReportSpec, backbone: str, ro
             _stats(values), degenerate=any(bool(r["degenerate"]) for r in recs),
             speedup=achieved, comparable=not far, show_speedup=far and not row.reference)
     avg = _stats([sum(v) / len(v) for v in per_seed.values()])
-    cells[AVG] = replace(avg, comparable=all(cells[TASKS[t].display].comparable
-                                             for t in tasks))
+    task_cells = [cells[TASKS[t].display] for t in tasks]
+    cells[AVG] = replace(avg, comparable=all(c.comparable for c in task_cells),
+                         degenerate=any(c.degenerate for c in task_cells))
     cells[SPEEDUP] = Cell(sum(speedups) / len(speedups), None, len(seeds), "x")
     return TableRow(row_label(spec, row, backbone, target, records), cells, row.reference)
 
 
 def mark_best(block: Block, columns: list[str]) -> None:
     """Bold the best displayed value of each column among the non-reference rows whose
-    cell is comparable (within the speed-up tolerance)."""
+    cell is comparable (within the speed-up tolerance) and not degenerate."""
     for col in columns:
         shown = [(r, r.cells[col].shown()) for r in block.rows
-                 if not r.reference and col in r.cells and r.cells[col].comparable]
+                 if not r.reference and col in r.cells and r.cells[col].comparable
+                 and not r.cells[col].degenerate]
         vals = [v for _, v in shown if v is not None]
         if not vals:
             continue
@@ -323,9 +326,10 @@ def _caption(spec: ReportSpec, found: dict[ResultKey, dict], text: str,
         f"{tol} of the target.",
     ]
     if any_degenerate:
-        parts.append(f"{DAGGER} degenerate model (in at least one seed): ≥ 95% of its "
-                     f"predictions are one class, or its score is at most 2 points above "
-                     f"the majority-class score: no better than a constant answer.")
+        parts.append(f"{DAGGER} degenerate model (in at least one seed; on Avg.: in one of "
+                     f"the tasks): ≥ 95% of its predictions are one class, or its score is at "
+                     f"most 2 points above the majority-class score; no better than a "
+                     f"constant answer, never bold.")
     parts.append(f"Backbones: {', '.join(layers)}.")
     parts.append(f"Data: {spec.data_source}; scale: {spec.scale}.")
     return " ".join(parts)
