@@ -103,8 +103,8 @@ def test_smoke_reference_is_a_real_result():
     assert rows and "degenerate" in rows[0], (
         f"{REFERENCE}/metrics.csv predates the degenerate flag: regenerate it "
         f"(make reference-smoke)")
-    degenerate = [f"{r['backbone']}/{r['task']}/{r['variant']} seed {r['seed']}"
-                  for r in rows if r["degenerate"] == "True"]
+    degenerate = [f"{r['backbone']}/{r['task']}/{r['variant']} seed {r['seed']} "
+                  f"target {r['target']}" for r in rows if r["degenerate"] == "True"]
     assert not degenerate, f"degenerate models in {REFERENCE}: {degenerate}"
     assert len({r["score"] for r in rows}) >= 5
 
