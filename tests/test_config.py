@@ -200,6 +200,9 @@ def test_backbone_labels_default_to_the_key(base):
     spec = plan.report_spec()
     assert spec["backbones"] == {"minilm": "minilm", "bert": "BERT (tiny)"}
     assert "BERT-base" not in str(spec)
+    assert "label" not in plan.backbone_json("bert")     # the model never sees it
+    msg = error_of(mutate(base, lambda c: c["backbones"]["bert"].update(lable="x")))
+    assert "did you mean 'label'?" in msg
 
 
 def test_tables_and_figures_name_the_configured_backbone(base, tmp_path):
@@ -246,9 +249,6 @@ def test_tables_and_figures_name_the_configured_backbone(base, tmp_path):
 
     drawn = exit_distribution_figure(MetricsIndex(read_metrics(files)), load_spec(spec))
     assert "exit layers, minilm, target 2.00×" in drawn.fig.get_suptitle()
-    assert "label" not in plan.backbone_json("bert")     # the model never sees it
-    msg = error_of(mutate(base, lambda c: c["backbones"]["bert"].update(lable="x")))
-    assert "did you mean 'label'?" in msg
 
 
 def test_per_target_variants_derive_layers(base):
