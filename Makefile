@@ -11,7 +11,7 @@ CONFIG ?= config/config.yaml
 BIN    := $(VENV)/bin
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
-.PHONY: reports smoke test test-fast lint clean-results venv
+.PHONY: reports smoke test test-fast lint clean-results venv reference reference-default reference-smoke
 
 venv: $(VENV)/.installed
 
@@ -38,3 +38,21 @@ test-fast: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(BIN)/snakemake --lint --configfile $(CONFIG)
+
+# Refresh the committed references (reference/README.md) from a run: build what is missing,
+# then replace reference/<scale>/ by exactly the report files of that config (tables,
+# figures, latency, metrics.csv), written to a temporary folder first.
+reference: reference-default reference-smoke
+
+reference-default: reports
+	$(call copy_reference,config/config.yaml,reference/default)
+
+reference-smoke: smoke
+	$(call copy_reference,config/smoke.yaml,reference/smoke)
+
+define copy_reference
+	rm -rf $(2).new && mkdir -p $(2).new
+	cp $$($(BIN)/python -m pf.config report-files $(1)) $(2).new/
+	rm -rf $(2) && mv $(2).new $(2)
+	@echo "$(2): refreshed from $(1); review with git diff --stat $(2), then commit"
+endef
