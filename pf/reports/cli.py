@@ -1,11 +1,5 @@
 """`pf report`: tables and figures from the tidy metrics CSV.
 
-    pf report --metrics reports/metrics.csv --spec report.yaml --out-dir reports --table 1
-    pf report --metrics reports/metrics.csv --spec report.yaml --out-dir reports --table all
-    pf report --metrics reports/metrics.csv --results results --out-dir reports --figure 3
-    pf report --latency-csv reports/latency_raw.csv --spec report.yaml --out-dir reports --latency
-    pf report --results results --spec report.yaml --out-dir reports --all
-
 Outputs (atomic): {out-dir}/table{N}.{tex,csv,md}, {out-dir}/figure{N}.png,
 {out-dir}/latency.{tex,csv,md}. `--table` and `--figure` repeat. Without `--metrics` the
 metrics JSONs under `--results` are collected on the fly; without `--latency-csv` the
@@ -20,11 +14,19 @@ from pathlib import Path
 
 from pf.errors import PfError
 
+EXAMPLES = """\
+examples (the layout of `make reports`; the workflow writes results/report_spec.json):
+  pf report --results results --spec results/report_spec.json --out-dir reports --all
+  pf report --metrics reports/metrics.csv --spec results/report_spec.json --out-dir reports --table 2
+  pf report --metrics reports/metrics.csv --results results --out-dir reports --figure 3
+  pf report --results results --spec results/report_spec.json --out-dir reports --latency
+"""
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "report", help="render the paper's tables (LaTeX/CSV/Markdown) and figures (PNG)",
-        description="Render tables and figures from the tidy metrics CSV of `pf collect`.")
+        description=__doc__, epilog=EXAMPLES)
     p.add_argument("--metrics", default=None, help="tidy metrics CSV (from `pf collect`)")
     p.add_argument("--results", default=None,
                    help="results directory: curve CSVs (figures 3, 5, 6), latency JSONs, "

@@ -329,7 +329,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "collect", help="gather metrics JSON files into one tidy CSV",
         description="Read every {results}/metrics/**/target*.json into one tidy CSV "
-                    "(one row per file).")
+                    "(one row per file).",
+        epilog="example:\n  pf collect --results results --out reports/metrics.csv "
+               "--latency-out reports/latency_raw.csv\n")
     p.add_argument("--results", required=True, help="results directory")
     p.add_argument("--out", required=True, help="output CSV (metrics)")
     p.add_argument("--latency-out", default=None,
