@@ -61,6 +61,10 @@ class DownloadPlan:
     def empty(self) -> bool:
         return not (self.models or self.datasets)
 
+    def needed_by(self, backbone: str) -> bool:
+        """Whether the prepared data of `backbone` needs something of the plan."""
+        return bool(self.datasets) or any(backbone in m.backbones for m in self.models)
+
     def args(self) -> list[str]:
         """The `pf download` arguments that fetch exactly this plan."""
         return ([a for m in self.models for a in ("--model", m.repo_id)]

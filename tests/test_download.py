@@ -9,6 +9,7 @@ prepare` and the model loader must then run from it alone.
 from __future__ import annotations
 
 import hashlib
+import re
 import json
 import subprocess
 import sys
@@ -260,3 +261,66 @@ def test_offline_dataset_error_points_to_pf_download(monkeypatch):
     msg = str(err.value)
     assert "HF_DATASETS_OFFLINE=1 is set" in msg and "pf download --config CONFIG" in msg
     assert "glue_dir" in msg and "synthetic" in msg
+
+
+# --------------------------------------------------------------------------- the workflow rule
+
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+
+
+def snakemake(args: list[str], workdir: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    import os
+
+    full = {**os.environ, **env,
+            "PATH": f"{SNAKEMAKE.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run([str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory",
+                           str(workdir), *args], capture_output=True, text=True, env=full,
+                          timeout=600)
+
+
+def hub_config(tmp_path: Path) -> Path:
+    """The smoke configuration with its BERT backbone taken from the hub (HUB_MODEL)."""
+    cfg = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
+    cfg["backbones"]["bert"] = {"family": "bert", "pretrained": HUB_MODEL, "n_layers": 3}
+    path = tmp_path / "hub.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_download_rule_runs_locally_before_prepare(tmp_path):
+    target = "results/smoke/prepared/bert/rte/meta.json"
+    config = hub_config(tmp_path)
+    proc = snakemake([target, "-n", "-p", "--cores", "1", "--configfile", str(config)],
+                     tmp_path, OFFLINE)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    # (which rules are local shows under a cluster executor: tests/test_slurm.py)
+    assert re.search(r"^rule download:$", out, re.M), out
+    assert f"pf download --model {HUB_MODEL} --record results/smoke/download.json" in out
+    assert "input: results/smoke/download.json" in out
+    # tiny backbones: no download job, and prepare does not wait for one
+    proc = snakemake(["results/smoke/prepared/roberta/rte/meta.json", "-n", "--cores", "1",
+                      "--configfile", str(config)], tmp_path, OFFLINE)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "rule download:" not in proc.stdout and "download.json" not in proc.stdout
+
+
+@pytest.mark.slow
+def test_workflow_fetches_then_prepares_offline(tmp_path):
+    """Snakemake runs the download rule, then a prepare job that reads the model's tokenizer
+    from the cache with the hub switched off; a second run has nothing to do."""
+    home = tmp_path / "hf"
+    hf_cache(home)
+    work = tmp_path / "work"
+    work.mkdir()
+    target = "results/smoke/prepared/bert/rte/meta.json"
+    env = {**OFFLINE, "HF_HOME": str(home)}
+    config = hub_config(tmp_path)
+    proc = snakemake([target, "--cores", "1", "--configfile", str(config)], work, env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    record = json.loads((work / "results/smoke/download.json").read_text())
+    assert [m["repo_id"] for m in record["models"]] == [HUB_MODEL]
+    assert "checking the cache only" in (work / "logs/smoke/download.log").read_text()
+    assert json.loads((work / target).read_text())["tokenizer"] == "pretrained"
+    again = snakemake([target, "--cores", "1", "--configfile", str(config)], work, env)
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
