@@ -307,7 +307,7 @@ def prepare(task: str, source: str, backbone, out, *, data_dir: str | None = Non
     from pf.data import load_task
     from pf.data.base import SyntheticSizes
     from pf.errors import PfError
-    from pf.io import dumps_json
+    from pf.io import dumps_json, honour_umask_tree
 
     if isinstance(backbone, dict):
         d = dict(backbone)
@@ -364,6 +364,7 @@ def prepare(task: str, source: str, backbone, out, *, data_dir: str | None = Non
             "versions": _versions(),
         }
         (tmp / "meta.json").write_text(dumps_json(meta), encoding="utf-8")   # last: marks completion
+        honour_umask_tree(tmp)      # mkdtemp made it 0700, safetensors its files 0600
         if out.exists():
             trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
             os.replace(out, trash / "old")
