@@ -1,16 +1,14 @@
 """`pf download`, the offline switches and the offline errors, without the network.
 
-The Hugging Face cache a download fills is built here by hand, in its documented layout
-(HF_HOME/hub/models--ORG--NAME/{refs/main, snapshots/COMMIT/...}), holding a real tiny BERT
-and a real tokenizer: with HF_HUB_OFFLINE=1, `pf download` must find it there, and `pf
-prepare` and the model loader must then run from it alone.
+The Hugging Face cache a download fills is built by hand (tests/fixtures_hub.py), holding a
+real tiny BERT and a real tokenizer: with HF_HUB_OFFLINE=1, `pf download` must find it there,
+and `pf prepare` and the model loader must then run from it alone.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,31 +21,9 @@ from pf.download import DownloadPlan, HubModel, plan_downloads
 from pf.errors import PfError
 from pf.hf_hub import hub_switched_off, local_model_dir
 
-REPO = Path(__file__).resolve().parents[1]
-HUB_MODEL = "pf-test/tiny-bert"      # lives only in the caches these tests build
+from tests.fixtures_hub import HUB_MODEL, REPO, hf_cache, hub_config
+
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-
-
-def hf_cache(home: Path, repo_id: str = HUB_MODEL, weights: bool = True) -> Path:
-    """A Hugging Face cache under HF_HOME=home with one model snapshot; its folder."""
-    from transformers import BertConfig, BertModel
-
-    from pf.prepare import train_wordpiece
-
-    commit = hashlib.sha1(repo_id.encode()).hexdigest()
-    root = home / "hub" / ("models--" + repo_id.replace("/", "--"))
-    snapshot = root / "snapshots" / commit
-    tokenizer = train_wordpiece(["ann likes bob", "the film was good", "a b c d"], 60)
-    tokenizer.save_pretrained(str(snapshot))
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=3,
-                        num_attention_heads=2, intermediate_size=64)
-    if weights:
-        BertModel(config).save_pretrained(str(snapshot))
-    else:
-        config.save_pretrained(str(snapshot))
-    (root / "refs").mkdir(parents=True, exist_ok=True)
-    (root / "refs" / "main").write_text(commit)
-    return snapshot
 
 
 def pf(*args: str, env: dict[str, str], cwd: Path = REPO) -> subprocess.CompletedProcess:
@@ -278,18 +254,9 @@ def snakemake(args: list[str], workdir: Path, env: dict[str, str]) -> subprocess
                           timeout=600)
 
 
-def hub_config(tmp_path: Path) -> Path:
-    """The smoke configuration with its BERT backbone taken from the hub (HUB_MODEL)."""
-    cfg = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
-    cfg["backbones"]["bert"] = {"family": "bert", "pretrained": HUB_MODEL, "n_layers": 3}
-    path = tmp_path / "hub.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
-
-
 def test_download_rule_runs_locally_before_prepare(tmp_path):
     target = "results/smoke/prepared/bert/rte/meta.json"
-    config = hub_config(tmp_path)
+    config = hub_config(tmp_path / "hub.yaml")
     proc = snakemake([target, "-n", "-p", "--cores", "1", "--configfile", str(config)],
                      tmp_path, OFFLINE)
     out = proc.stdout + proc.stderr
@@ -315,7 +282,7 @@ def test_workflow_fetches_then_prepares_offline(tmp_path):
     work.mkdir()
     target = "results/smoke/prepared/bert/rte/meta.json"
     env = {**OFFLINE, "HF_HOME": str(home)}
-    config = hub_config(tmp_path)
+    config = hub_config(tmp_path / "hub.yaml")
     proc = snakemake([target, "--cores", "1", "--configfile", str(config)], work, env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     record = json.loads((work / "results/smoke/download.json").read_text())
