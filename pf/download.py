@@ -34,6 +34,7 @@ from pf.hf_hub import hub_switched_off, local_model_dir
 # Files of a model repository the jobs read: configuration, tokenizer, safetensors weights.
 MODEL_FILES = ("*.json", "*.txt", "*.model", "*.safetensors", "*.jinja")
 OFFLINE_ENV = "HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1"
+OFFLINE_VARS = "HF_HUB_OFFLINE, HF_DATASETS_OFFLINE (and TRANSFORMERS_OFFLINE)"
 
 
 @dataclass(frozen=True)
@@ -41,12 +42,21 @@ class HubModel:
     repo_id: str
     backbones: tuple[str, ...] = ()     # the config's backbones that use it
 
+    @property
+    def label(self) -> str:
+        used = ", ".join(repr(b) for b in self.backbones)
+        return f"model {self.repo_id}" + (f" (backbone {used})" if used else "")
+
 
 @dataclass(frozen=True)
 class HubDataset:
     repo_id: str                        # nyu-mll/glue
     config: str                         # the dataset configuration, e.g. "sst2"
     task: str
+
+    @property
+    def label(self) -> str:
+        return f"dataset {self.repo_id} {self.config}"
 
 
 @dataclass(frozen=True)
@@ -201,10 +211,15 @@ def fetch_dataset(dataset: HubDataset) -> FetchedDataset:
     return FetchedDataset(dataset.repo_id, dataset.config, dataset.task, rows)
 
 
-def _offline_switches(plan: DownloadPlan) -> list[str]:
-    switches = [hub_switched_off() if plan.models else None,
-                hub_switched_off(datasets=True) if plan.datasets else None]
-    return list(dict.fromkeys(s for s in switches if s))
+def _offline_switches(plan: DownloadPlan) -> str | None:
+    """'HF_HUB_OFFLINE=1 is set', '... and HF_DATASETS_OFFLINE=1 are set', or None: the
+    settings that keep the plan's downloads from the hub."""
+    found = [hub_switched_off() if plan.models else None,
+             hub_switched_off(datasets=True) if plan.datasets else None]
+    switches = list(dict.fromkeys(s for s in found if s))
+    if not switches:
+        return None
+    return f"{' and '.join(switches)} {'is' if len(switches) == 1 else 'are'} set"
 
 
 def download(plan: DownloadPlan, say: Callable[[str], None] = print) -> DownloadRecord:
@@ -214,11 +229,10 @@ def download(plan: DownloadPlan, say: Callable[[str], None] = print) -> Download
                             datasets_cache=_datasets_cache() if plan.datasets else None)
     failed: list[tuple[str, str]] = []           # (item, error)
     for model in plan.models:
-        used = f" (backbone {', '.join(repr(b) for b in model.backbones)})" if model.backbones else ""
         try:
             got = fetch_model(model)
         except PfError as err:
-            failed.append((f"model {model.repo_id}{used}", str(err)))
+            failed.append((model.label, str(err)))
             continue
         record.models.append(got)
         say(f"  model {got.repo_id}: {len(got.files)} files, commit {got.commit[:12]}, {got.path}")
@@ -226,7 +240,7 @@ def download(plan: DownloadPlan, say: Callable[[str], None] = print) -> Download
         try:
             got_ds = fetch_dataset(dataset)
         except PfError as err:
-            failed.append((f"dataset {dataset.repo_id} {dataset.config}", str(err)))
+            failed.append((dataset.label, str(err)))
             continue
         record.datasets.append(got_ds)
         rows = ", ".join(f"{split} {n:,}" for split, n in got_ds.rows.items())
@@ -236,13 +250,12 @@ def download(plan: DownloadPlan, say: Callable[[str], None] = print) -> Download
     total = len(plan.models) + len(plan.datasets)
     switches = _offline_switches(plan)
     if switches:
-        names = " and ".join(s.split("=")[0] for s in switches)
         raise PfError(
-            f"{' and '.join(switches)} {'is' if len(switches) == 1 else 'are'} set, so the hub is not asked, and the Hugging Face cache "
-            f"(hub cache {record.hub_cache}) has no complete copy of {len(failed)} of {total}:\n"
+            f"{switches}, so the hub is not asked, and the Hugging Face cache (hub cache "
+            f"{record.hub_cache}) has no complete copy of {len(failed)} of {total}:\n"
             + "".join(f"  - {item}\n" for item, _ in failed)
             + f"Run `pf download` where the hub is reachable (e.g. the login host), with "
-              f"{names} unset or 0 and the same HF_HOME. (first error: {failed[0][1]})")
+              f"{OFFLINE_VARS} unset or 0 and the same HF_HOME. (first error: {failed[0][1]})")
     raise PfError(f"{len(failed)} of {total} downloads failed:\n"
                   + "\n".join(f"  - {err}" for _, err in failed))
 
@@ -287,7 +300,8 @@ def _plan_of(args: argparse.Namespace) -> tuple[str, DownloadPlan]:
     if not (args.model or args.task):
         raise PfError("nothing to download: give --config CONFIG, or --model/--task")
     models = tuple(HubModel(m) for m in dict.fromkeys(args.model))
-    return "the command line", DownloadPlan(models, tuple(hub_dataset(t) for t in dict.fromkeys(args.task)))
+    datasets = tuple(hub_dataset(t) for t in dict.fromkeys(args.task))
+    return "the command line", DownloadPlan(models, datasets)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -299,15 +313,15 @@ def _run(args: argparse.Namespace) -> int:
     if plan.empty:
         print(f"pf download: {what} needs nothing from the Hugging Face hub; nothing to download")
     else:
-        names = [m.repo_id for m in plan.models] + [f"{d.repo_id} {d.config}" for d in plan.datasets]
+        names = [m.repo_id for m in plan.models]
+        names += [f"{d.repo_id} {d.config}" for d in plan.datasets]
         print(f"pf download: {what} needs {len(plan.models)} model(s) and "
               f"{len(plan.datasets)} dataset(s) from the Hugging Face hub: {', '.join(names)}")
     if args.dry_run:
         return 0
     switches = _offline_switches(plan)
     if switches:
-        print(f"pf download: {' and '.join(switches)} {'is' if len(switches) == 1 else 'are'} "
-              f"set: checking the cache only")
+        print(f"pf download: {switches}: checking the cache only")
     record = download(plan)
     if args.record:
         atomic_write_json(args.record, asdict(record))
