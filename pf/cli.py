@@ -121,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     command = only or "pf"
     try:
         parser = build_parser(only)
+        if not argv:  # a newcomer typing `pf` gets the commands and examples, not one line
+            parser.print_help(sys.stderr)
+            return 2
         args = parser.parse_args(argv)
         command = args.command
         status = int(args.func(args) or 0)

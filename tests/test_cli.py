@@ -69,6 +69,13 @@ def test_help_shows_defaults_and_keeps_example_layout():
     assert "\\\n      --backbone-json" in help_text           # the example keeps its lines
 
 
+def test_pf_alone_prints_the_commands():
+    res = subprocess.run([sys.executable, "-m", "pf"], capture_output=True, text=True,
+                         cwd=REPO, timeout=120)
+    assert res.returncode == 2 and res.stdout == ""
+    assert "download" in res.stderr and "examples:" in res.stderr
+
+
 # ---- a closed pipe ------------------------------------------------------------------
 
 def _run_into_closed_pipe(args: list[str]) -> subprocess.CompletedProcess:
