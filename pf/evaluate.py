@@ -192,19 +192,26 @@ def _json_arg(text: str) -> dict[str, Any]:
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "evaluate", help="outputs file + target speed-up -> metrics JSON",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  pf evaluate --outputs results/outputs/bert/rte/pf/seed42/dev.safetensors "
+               "--rule entropy \\\n      --target 2 --variant pf --seed 42 "
+               "--out results/metrics/bert/rte/pf/seed42/target2.json\n")
     p.add_argument("--outputs", required=True, help="per-layer outputs file (pf outputs)")
     p.add_argument("--calibration-outputs", default=None,
                    help="outputs of a held-out split to calibrate the parameter on "
                         "(default: calibrate on --outputs itself)")
-    p.add_argument("--rule", required=True, choices=exits.RULES)
+    p.add_argument("--rule", required=True, choices=exits.RULES,
+                   help="exit rule of the method: entropy (DeeBERT, Past-Future), patience "
+                        "(PABEE) or last (no early exit)")
     p.add_argument("--target", type=float, default=None, help="target speed-up (ratio, >1)")
     p.add_argument("--param", type=float, default=None,
                    help="fixed tau / patience instead of calibrating to --target")
     p.add_argument("--metric", default=None, help="table metric (default: the task's first)")
-    p.add_argument("--variant", required=True)
-    p.add_argument("--method-options", type=_json_arg, default={}, metavar="JSON")
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--variant", required=True,
+                   help="the config's variant name, recorded in the JSON (e.g. pf, truncated-2x)")
+    p.add_argument("--method-options", type=_json_arg, default={}, metavar="JSON",
+                   help="the variant's method options (JSON object), recorded in the JSON")
+    p.add_argument("--seed", type=int, required=True, help="training seed, recorded in the JSON")
     p.add_argument("--out", required=True, help="metrics JSON to write (atomically)")
     p.set_defaults(func=_main)
 

@@ -300,30 +300,35 @@ def latency(model_dir, prepared, split: str = "dev", rule: str | None = None,
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "latency", help="wall-clock: full model vs early-exit engine -> JSON",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  pf latency --model results/models/bert/rte/pf/seed42 "
+               "--prepared results/prepared/bert/rte \\\n      --target 2 --outputs "
+               "results/outputs/bert/rte/pf/seed42/dev.safetensors --out latency.json\n")
     p.add_argument("--model", required=True, help="trained model directory (pf train)")
     p.add_argument("--prepared", required=True, help="prepared data directory (pf prepare)")
-    p.add_argument("--split", default="dev")
+    p.add_argument("--split", default="dev", help="split of the prepared data to time")
     p.add_argument("--rule", choices=exits.RULES, default=None,
                    help="exit rule (default: the method's own)")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--tau", type=float, default=None)
-    g.add_argument("--patience", type=int, default=None)
+    g.add_argument("--tau", type=float, default=None, help="entropy threshold (rule entropy)")
+    g.add_argument("--patience", type=int, default=None, help="patience (rule patience)")
     g.add_argument("--target", type=float, default=None,
                    help="calibrate the parameter to this speed-up on --outputs")
     p.add_argument("--outputs", default=None, help="recorded per-layer logits of the split")
     p.add_argument("--calibration-outputs", default=None,
                    help="calibrate --target on these recorded logits (the split pf evaluate "
                         "calibrates on) instead of --outputs")
-    p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 32])
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--max-examples", type=int, default=None)
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 32],
+                   help="batch sizes to time, each separately")
+    p.add_argument("--repeats", type=int, default=5, help="timed repeats (the median is kept)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed passes before each measurement")
+    p.add_argument("--max-examples", type=int, default=None,
+                   help="time the first N examples of the split (default: all)")
     p.add_argument("--device", default=None, help="cpu | cuda (default: cuda if available)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--variant", default=None,
                    help="the config's variant name, recorded for the reports (default: the method)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="latency JSON to write (atomically)")
     p.set_defaults(func=_main)
 
 

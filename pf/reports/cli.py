@@ -24,11 +24,19 @@ from pathlib import Path
 
 from pf.errors import PfError
 
+EXAMPLES = """\
+examples (the layout of `make reports`; the workflow writes results/report_spec.json):
+  pf report --spec results/report_spec.json --out-dir reports --table 2 \\
+            --metrics reports/metrics.csv
+  pf report --spec results/report_spec.json --out-dir reports --figure 3 \\
+            --metrics reports/metrics.csv --curves results/curves/bert/*/pf/seed42.csv
+"""
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "report", help="render the paper's tables (LaTeX/CSV/Markdown) and figures (PNG)",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=__doc__, epilog=EXAMPLES)
     p.add_argument("--spec", default=None,
                    help="ReportSpec YAML/JSON (the workflow writes results/report_spec.json; "
                         "default: the paper's layout, see pf/reports/spec.py)")

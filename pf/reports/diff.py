@@ -194,7 +194,9 @@ def register(subparsers) -> None:
         "diff", help="compare two report directories or table CSVs with a tolerance",
         description="Compare the *.csv tables of two report directories (or two table CSV "
                     "files) number by number. Exit 1 when a number moved by more than "
-                    "--tol or a table/row/column is missing or extra; 0 otherwise.")
+                    "--tol or a table/row/column is missing or extra; 0 otherwise.",
+        epilog="example:\n  pf diff reports/smoke /tmp/new/reports/smoke --tol 0.15 "
+               "--ignore latency.csv\n")
     p.add_argument("old", help="reference report directory or table CSV")
     p.add_argument("new", help="new report directory or table CSV")
     p.add_argument("--tol", type=float, default=0.0,

@@ -158,7 +158,11 @@ def _records(specs: list[str]) -> list[tuple[str, str]]:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("train", help="fine-tune one method on prepared data")
+    p = subparsers.add_parser(
+        "train", help="fine-tune one method on prepared data", description=__doc__,
+        epilog="example:\n  pf train --prepared results/prepared/bert/rte --method pf "
+               "--options '{\"strategy\": \"concat\"}' \\\n      --training '{\"epochs\": 1}' "
+               "--seed 42 --out results/models/bert/rte/pf/seed42\n")
     p.add_argument("--prepared", required=True, help="directory written by `pf prepare`")
     p.add_argument("--method", required=True, help="pf, deebert, pabee, full, truncated, kd, pkd, tinybert")
     p.add_argument("--options", default=None, help="method options: JSON text or file")
@@ -166,11 +170,13 @@ def register(subparsers) -> None:
                    help="training arguments: JSON text or file (lr, batch_size, grad_accum, "
                         "epochs, max_steps, warmup_ratio, weight_decay, max_grad_norm, "
                         "select_on_dev, precision)")
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=int, required=True,
+                   help="seed of everything random: initialisation, data order, dropout")
     p.add_argument("--out", required=True, help="checkpoint directory")
     p.add_argument("--teacher", default=None, help="teacher `full` checkpoint (kd, pkd, tinybert)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--record", action="append", default=[], metavar="SPLIT=FILE",
                    help="also write the per-layer outputs of SPLIT to FILE (repeatable)")
-    p.add_argument("--record-batch-size", type=int, default=64)
+    p.add_argument("--record-batch-size", type=int, default=64,
+                   help="batch size of the --record passes")
     p.set_defaults(func=_run)
