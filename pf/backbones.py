@@ -10,15 +10,14 @@ backbone-specific code.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from pf.errors import PfError, unknown
+from pf.hf_hub import fetch_hint, hub_switched_off, local_model_dir
 
 FAMILIES = ("bert", "roberta", "albert")
 # `sdpa` (PyTorch's fused scaled-dot-product attention) is the default: on CUDA it is much
@@ -118,29 +117,21 @@ def _hf_config(spec: BackboneSpec, vocab_size: int, pad_token_id: int):
                         inner_group_num=1, bos_token_id=None, eos_token_id=None, **common)
 
 
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
-
-
 def check_local_source(spec: BackboneSpec) -> None:
     """A `pretrained` that is a path must exist: say so rather than asking the hub for it."""
-    source = spec.pretrained or ""
-    if os.sep in source and (source.startswith((os.sep, ".", "~")) or Path(source).exists()
-                             or source.count(os.sep) > 1):
-        if not Path(source).expanduser().is_dir():
-            raise PfError(f"backbone '{spec.name}': local model directory '{source}' does not exist")
+    local_model_dir(spec.name, spec.pretrained or "")
 
 
 def pretrained_load_error(spec: BackboneSpec, what: str, err: Exception) -> PfError:
     """The one-paragraph error for a pretrained model or tokenizer that could not be loaded."""
     source = spec.pretrained
-    why = ("HF_HUB_OFFLINE=1 is set, so the Hugging Face hub is not asked" if _offline()
-           else "the Hugging Face hub is unreachable from here or has no such model")
+    switch = hub_switched_off()
+    why = (f"{switch} is set, so the Hugging Face hub is not asked and the cache has no copy"
+           if switch else "the Hugging Face hub is unreachable from here or has no such model")
     first_line = (str(err).splitlines() or [""])[0][:200]
     return PfError(
         f"backbone '{spec.name}': cannot load the {what} of '{source}': it is not a local "
-        f"directory and {why}. Download it where the hub is reachable "
-        f"(`huggingface-cli download {source}`) and set 'pretrained' to the local copy. "
+        f"directory and {why}. To run offline, {fetch_hint(str(source))}. "
         f"({type(err).__name__}: {first_line})"
     )
 

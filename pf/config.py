@@ -38,6 +38,7 @@ from typing import Any
 
 from pf.errors import PfError, did_you_mean
 from pf.methods.registry import REGISTRY   # torch-free: the workflow imports this module
+from pf.train.args import TrainingArgs     # torch-free as well
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -56,11 +57,9 @@ PF_STRATEGIES = ("max", "avg", "attn", "concat", "lstm", "voting", "ensemble")
 PF_VARIANTS = ("released", "paper")
 # Methods whose model has one layer count per target (m = n / r).
 PER_TARGET_METHODS = tuple(name for name, entry in REGISTRY.items() if entry.per_target)
-TRAINING_DEFAULTS: dict[str, Any] = {
-    "lr": 2e-5, "batch_size": 16, "grad_accum": 1, "epochs": 3, "max_steps": None, "warmup_ratio": 0.0,
-    "weight_decay": 0.0, "max_grad_norm": 1.0, "select_on_dev": False, "precision": "fp32",
-    "frozen_layers": 0, "eval_batch_size": 64,
-}
+# One home for the training defaults: pf.train.args.TrainingArgs (torch-free), which
+# `pf train` run by hand uses too; the workflow adds only the pf "frozen layers" option.
+TRAINING_DEFAULTS: dict[str, Any] = {**TrainingArgs().to_dict(), "frozen_layers": 0}
 RULE_KINDS = ("prepare", "train", "outputs", "evaluate", "curve", "latency", "collect", "report")
 RESOURCE_DEFAULTS: dict[str, dict[str, float]] = {
     "threads": {"default": 1},
@@ -417,6 +416,13 @@ def _semantic_errors(config: dict[str, Any], where: str) -> list[str]:
             if v not in table["variants"]:
                 unknown_name("variant of this table", f"tables.{tname}.labels.{v}", v,
                              table["variants"])
+    run_seeds = [int(x) for x in config["seeds"]]
+    for key, block in _seed_blocks(config):
+        for seed in block.get("seeds") or []:
+            if seed not in run_seeds:
+                errs.append(f"{where}: {key}.seeds: seed {seed} is not in seeds "
+                            f"({', '.join(map(str, run_seeds))}); a table, figure or the "
+                            f"latency table reads a subset of the run's seeds")
     if lat.get("enabled", True):
         check_names("latency.variants", lat.get("variants") or [], variants, "variant")
         check_selection("latency.backbones", lat.get("backbones"), backbones, "backbone")
@@ -431,6 +437,15 @@ def _semantic_errors(config: dict[str, Any], where: str) -> list[str]:
         errs.append(f"{where}: resources.gpus is {config['resources']['gpus']} but "
                     f"resources.device is cpu; set device to cuda or auto")
     return list(dict.fromkeys(errs))
+
+
+def _seed_blocks(config: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(key, block) of every config block that may name its own `seeds`."""
+    blocks = [(f"tables.{name}", t) for name, t in (config.get("tables") or {}).items()]
+    figs = config.get("figures") or {}
+    blocks += [(f"figures.{f}", figs[f]) for f in FIGURES if f in figs]
+    blocks.append(("latency", config.get("latency") or {}))
+    return blocks
 
 
 # --------------------------------------------------------------------------- the grid
@@ -520,8 +535,10 @@ class Plan:
         return args
 
     def backbone_json(self, backbone: str) -> dict[str, Any]:
-        """`pf prepare --backbone-json`: the BackboneSpec dict (pf.backbones.BackboneSpec)."""
-        bb = {k: v for k, v in self.config["backbones"][backbone].items() if k != "n_layers"}
+        """`pf prepare --backbone-json`: the BackboneSpec dict (pf.backbones.BackboneSpec);
+        `n_layers` (checks only) and `label` (reports only) stay here."""
+        bb = {k: v for k, v in self.config["backbones"][backbone].items()
+              if k not in ("n_layers", "label")}
         return {"name": backbone, **bb}
 
     # ---- resources
@@ -598,53 +615,81 @@ class Plan:
         return None if split == self.config["evaluation"]["split"] else split
 
     # ---- job sets
-    def table_jobs(self, table: str) -> list[Job]:
+    def seeds_of(self, block: Mapping[str, Any] | None) -> list[int]:
+        """The seeds a table, figure or latency block reads: its own `seeds`, else the run's."""
+        return [int(s) for s in ((block or {}).get("seeds") or self.seeds)]
+
+    def table_seeds(self, table: str) -> list[int]:
+        return self.seeds_of(self._table(table))
+
+    def _table(self, table: str) -> Mapping[str, Any]:
         spec = (self.config.get("tables") or {}).get(table)
         if spec is None:
             raise PfError(f"table '{table}' is not configured (config key tables.{table})")
+        return spec
+
+    def _figure(self, figure: str) -> Mapping[str, Any]:
+        spec = (self.config.get("figures") or {}).get(figure)
+        if spec is None or figure not in FIGURES:
+            raise PfError(f"figure '{figure}' is not configured (config key figures.{figure})")
+        return spec
+
+    def table_jobs(self, table: str) -> list[Job]:
+        spec = self._table(table)
         jobs = [Job(b, t, self.concrete(v, r), s, fmt_target(r))
                 for b in self._backbones(spec.get("backbones"))
                 for t in self._tasks(spec.get("tasks"))
                 for v in spec["variants"]
-                for s in self.seeds
+                for s in self.seeds_of(spec)
                 for r in spec["targets"]]
         return sorted(set(jobs))
 
-    def point_jobs(self, backbone: str, tasks: list[str], variants: Iterable[str]) -> list[Job]:
-        """Metrics of single-speed-up variants drawn as markers (one per target)."""
+    def point_jobs(self, backbone: str, tasks: list[str], variants: Iterable[str],
+                   seeds: list[int]) -> list[Job]:
+        """Metrics of single-speed-up variants drawn as markers: per-target variants at
+        every target, the others at the first target."""
         jobs = []
         for v in variants:
-            for r in self.targets:
+            for r in (self.targets if self.is_per_target(v) else self.targets[:1]):
                 jobs += [Job(backbone, t, self.concrete(v, r), s, r)
-                         for t in tasks for s in self.seeds]
+                         for t in tasks for s in seeds]
         return sorted(set(jobs))
 
-    def figure_inputs(self, figure: str) -> list[str]:
-        figs = self.config.get("figures") or {}
-        spec = figs.get(figure)
-        if spec is None:
-            raise PfError(f"figure '{figure}' is not configured (config key figures.{figure})")
-        b, tasks = spec["backbone"], list(self.analysis_tasks)
+    def figure_metrics(self, figure: str) -> list[str]:
+        """The metrics files a figure reads (Figure 4: its two variants; curve figures:
+        the markers)."""
+        spec = self._figure(figure)
+        b, tasks, seeds = spec["backbone"], list(self.analysis_tasks), self.seeds_of(spec)
         if figure == "figure4":
             r = fmt_target(spec["target"])
             return [self.metrics(Job(b, t, self.concrete(v, r), s, r))
                     for t in tasks for v in (spec["without_future"], spec["with_future"])
-                    for s in self.seeds]
-        curves = [self.curve(b, t, v, s) for t in tasks for v in figs["curve_variants"]
-                  for s in self.seeds]
-        points = [self.metrics(j) for j in self.point_jobs(b, tasks, figs.get("curve_points") or [])]
-        return curves + points
+                    for s in seeds]
+        points = (self.config.get("figures") or {}).get("curve_points") or []
+        return [self.metrics(j) for j in self.point_jobs(b, tasks, points, seeds)]
+
+    def figure_curves(self, figure: str) -> list[str]:
+        """The curve CSVs a figure reads (none for Figure 4)."""
+        spec = self._figure(figure)
+        if figure == "figure4":
+            return []
+        variants = (self.config.get("figures") or {}).get("curve_variants") or []
+        return [self.curve(spec["backbone"], t, v, s) for t in self.analysis_tasks
+                for v in variants for s in self.seeds_of(spec)]
+
+    def figure_inputs(self, figure: str) -> list[str]:
+        return self.figure_curves(figure) + self.figure_metrics(figure)
 
     def latency_jobs(self) -> list[tuple[str, str, str, int]]:
         lat = self.config["latency"]
         if not lat.get("enabled", True):
             return []
-        target = fmt_target(lat.get("target") or self.targets[0])
+        target = self.latency_target()
         variants = lat.get("variants") or []
         return sorted({(b, t, self.concrete(v, target), s)
                        for b in self._backbones(lat.get("backbones"))
                        for t in self._tasks(lat.get("tasks", "analysis"))
-                       for v in variants for s in self.seeds})
+                       for v in variants for s in self.seeds_of(lat)})
 
     def latency_target(self) -> str:
         lat = self.config["latency"]
@@ -657,11 +702,12 @@ class Plan:
         return [self.metrics(j) for j in self.table_jobs(table)]
 
     def all_metrics(self) -> list[str]:
+        """Every metrics file the tables and figures read (what metrics.csv collects)."""
         out: set[str] = set()
         for table in self.configured_tables():
             out.update(self.table_inputs(table))
         for fig in self.configured_figures():
-            out.update(p for p in self.figure_inputs(fig) if "/metrics/" in p)
+            out.update(self.figure_metrics(fig))
         return sorted(out)
 
     def configured_tables(self) -> list[str]:
@@ -682,78 +728,77 @@ class Plan:
         return out
 
     # ---- report spec
+    def backbone_label(self, name: str) -> str:
+        return str(self.config["backbones"][name].get("label") or name)
+
+    def _row(self, variant: str, label: str | None = None) -> dict[str, Any]:
+        row: dict[str, Any] = {"variant": variant}
+        if self.is_per_target(variant):
+            row["per_target"] = True
+        if self.variants[variant]["method"] == "full":
+            row["reference"] = True
+        if label:
+            row["label"] = label
+        return row
+
     def report_spec(self) -> dict[str, Any]:
-        """The ReportSpec (pf/reports/spec.py) that builds this config's tables and figures."""
+        """The ReportSpec (pf/reports/spec.py) that builds this config's tables and figures:
+        every table and figure names exactly the results it reads (its rows, tasks,
+        backbones, targets and seeds), the same ones the Snakemake rule passes it."""
         cfg = self.config
-        families = {"bert": ("BERT", "BERT-base"), "roberta": ("RoBERTa", "RoBERTa-base"),
-                    "albert": ("ALBERT", "ALBERT-base")}
-        backbones = {}
-        for name, bb in cfg["backbones"].items():
-            display, full = families[bb["family"]]
-            if "tiny" in bb:
-                full = f"{display}-tiny-{bb['tiny']['n_layers']}L"
-            backbones[name] = {"display": display, "full": full}
         source = cfg["data"]["source"]
         data_source = {"synthetic": "synthetic GLUE stand-ins", "glue_dir": "GLUE (local copy)",
                        "hub": "GLUE (Hugging Face hub)"}[source]
-        labels = {name: v["label"] for name, v in self.variants.items() if v.get("label")}
         tables: dict[str, Any] = {}
-        for tname, t in (cfg.get("tables") or {}).items():
-            rows: list[Any] = []
+        for tname in self.configured_tables():
+            t = cfg["tables"][tname]
             table_labels = t.get("labels") or {}
-            for v in t["variants"]:
-                method = self.variants[v]["method"]
-                # per-target variants are picked by method and achieved speed-up
-                row: dict[str, Any] = ({"method": method} if self.is_per_target(v)
-                                       else {"variant": v})
-                if method == "full":
-                    row["reference"] = True
-                label = table_labels.get(v) or self.variants[v].get("label")
-                if label:
-                    row["label"] = label
-                rows.append(row)
-            tasks = t.get("tasks", "all")
-            entry: dict[str, Any] = {
+            tables[tname.removeprefix("table")] = {
                 "targets": [float(x) for x in t["targets"]],
-                "tasks": "main" if tasks == "all" else tasks,
-                "rows": rows,
+                "tasks": self._tasks(t.get("tasks")),
+                "backbones": self._backbones(t.get("backbones")),
+                "seeds": self.seeds_of(t),
+                "rows": [self._row(v, table_labels.get(v)) for v in t["variants"]],
+                "caption": t.get("caption", ""),
             }
-            if t.get("backbones") not in (None, "all"):
-                entry["backbones"] = list(t["backbones"])
-            if t.get("caption"):
-                entry["caption"] = t["caption"]
-            tables[tname.removeprefix("table")] = entry
         figs = cfg.get("figures") or {}
         figures: dict[str, Any] = {
-            "curves": {f.removeprefix("figure"): figs[f]["backbone"]
+            "curves": {f.removeprefix("figure"): {"backbone": figs[f]["backbone"],
+                                                  "seeds": self.seeds_of(figs[f])}
                        for f in CURVE_FIGURES if f in figs},
             "curve_variants": list(figs.get("curve_variants") or []),
-            "curve_points": [({"method": self.variants[v]["method"]} if self.is_per_target(v)
-                              else {"variant": v}) for v in figs.get("curve_points") or []],
+            "curve_points": [self._row(v) for v in figs.get("curve_points") or []],
+            "point_targets": [float(t) for t in self.targets],
+            "exit_distribution": None,
         }
         if "figure4" in figs:
             f4 = figs["figure4"]
             figures["exit_distribution"] = {
                 "number": 4, "backbone": f4["backbone"], "target": float(f4["target"]),
-                "with_future": f4["with_future"], "without_future": f4["without_future"]}
+                "with_future": f4["with_future"], "without_future": f4["without_future"],
+                "seeds": self.seeds_of(f4)}
         spec: dict[str, Any] = {
             "scale": cfg["scale"],
             "data_source": data_source,
             "split": cfg["evaluation"]["split"],
-            "backbones": backbones,
+            "backbones": {name: self.backbone_label(name) for name in self.backbones},
             "tasks": list(self.tasks),
             "analysis_tasks": list(self.analysis_tasks),
             "table_metric": {t: self.table_metric(t) for t in self.tasks},
             "seeds": list(self.seeds),
-            "labels": labels,
+            "labels": {name: v["label"] for name, v in self.variants.items() if v.get("label")},
             "tables": tables,
             "figures": figures,
         }
         lat = cfg["latency"]
-        if lat.get("enabled", True):
-            spec["latency"] = {"batch_sizes": list(lat["batch_sizes"]),
-                               "variants": [self.concrete(v, self.latency_target())
-                                            for v in lat.get("variants") or []]}
+        if self.latency_jobs():
+            spec["latency"] = {
+                "batch_sizes": list(lat["batch_sizes"]),
+                "variants": [self.concrete(v, self.latency_target())
+                             for v in lat.get("variants") or []],
+                "backbones": self._backbones(lat.get("backbones")),
+                "tasks": self._tasks(lat.get("tasks", "analysis")),
+                "seeds": self.seeds_of(lat)}
         return spec
 
 
@@ -776,6 +821,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("grid", help="list the metrics files a table or figure needs")
     p.add_argument("config")
     p.add_argument("what", nargs="?", default=None, help="table1..table6, figure3..6 (default: all)")
+    p = sub.add_parser("report-files", help="list the report files of a config (rule all)")
+    p.add_argument("config")
     p = sub.add_parser("report-spec", help="write the ReportSpec JSON of a config")
     p.add_argument("config")
     p.add_argument("--out", default="-")
@@ -793,6 +840,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 paths = plan.figure_inputs(args.what)
             print("\n".join(paths))
+        elif args.cmd == "report-files":
+            print("\n".join(plan.report_targets()))
         else:
             text = json.dumps(plan.report_spec(), indent=2)
             if args.out == "-":

@@ -215,13 +215,20 @@ def _run(args) -> int:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("costs", help="parameters and FLOPs of each method's exit head")
-    p.add_argument("--hidden", type=int, default=768)
-    p.add_argument("--layers", type=int, default=12)
-    p.add_argument("--seq-len", type=int, default=128)
-    p.add_argument("--labels", type=int, default=2)
-    p.add_argument("--intermediate", type=int, default=None, help="feed-forward width (4*hidden)")
-    p.add_argument("--json", action="store_true")
+    p = subparsers.add_parser(
+        "costs", help="parameters and FLOPs of each method's exit head",
+        description=__doc__,
+        epilog="examples:\n"
+               "  pf costs                                  BERT-base: d 768, 12 layers, L 128\n"
+               "  pf costs --hidden 64 --layers 6 --seq-len 48 --json   a tiny backbone, as JSON\n")
+    p.add_argument("--hidden", type=int, default=768, help="hidden size d of the backbone")
+    p.add_argument("--layers", type=int, default=12, help="transformer layers n (one exit each)")
+    p.add_argument("--seq-len", type=int, default=128,
+                   help="sequence length L of the transformer-layer FLOPs")
+    p.add_argument("--labels", type=int, default=2, help="classes of the task (3 for MNLI)")
+    p.add_argument("--intermediate", type=int, default=None,
+                   help="feed-forward width d_ff (default: 4 * hidden)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_run)
 
 

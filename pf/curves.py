@@ -5,8 +5,8 @@
 
 The points come from the recorded logits alone (`pf.exits.tradeoff_curve`): for the entropy
 rule, thresholds are chosen among the exact breakpoints so that neighbouring speed-ups are at
-most `--max-gap` apart wherever the data allow; for patience, every patience 0..E-1; for
-`last`, the single point.
+most `--max-gap` apart wherever the data allow; for patience, every patience 1..E-1
+(0 = no early exit, the same point as E-1); for `last`, the single point.
 
 CSV columns (one row per point, ascending speed-up):
     backbone, task, method, split  -- from the outputs file
@@ -78,14 +78,20 @@ def write_curve(outputs: str | Path, rule: str, out: str | Path, max_gap: float 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "curve", help="outputs file -> trade-off curve CSV",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--outputs", required=True)
-    p.add_argument("--rule", required=True, choices=exits.RULES)
-    p.add_argument("--out", required=True)
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  pf curve --outputs results/outputs/bert/rte/pf/seed42/dev.safetensors "
+               "--rule entropy \\\n      --out results/curves/bert/rte/pf/seed42.csv\n")
+    p.add_argument("--outputs", required=True,
+                   help="per-layer outputs file (pf outputs, pf train --record)")
+    p.add_argument("--rule", required=True, choices=exits.RULES,
+                   help="exit rule of the method (entropy, patience or last)")
+    p.add_argument("--out", required=True, help="curve CSV to write (atomically)")
     p.add_argument("--max-gap", type=float, default=0.05,
                    help="largest speed-up gap between neighbouring points where the data "
                         "allow (default 0.05)")
-    p.add_argument("--max-points", type=int, default=None)
+    p.add_argument("--max-points", type=int, default=None,
+                   help="at most this many points: --max-gap is widened until they fit "
+                        "(default: no cap)")
     p.set_defaults(func=_main)
 
 

@@ -134,7 +134,7 @@ def run_batch(model, inputs, rule: str, param, near_eps: float = 1e-6, track_nea
             else:
                 counter = torch.where(pred == prev, counter + 1, torch.zeros_like(counter))
             prev = pred
-            out = counter >= patience
+            out = counter >= patience if patience > 0 else torch.zeros_like(pred, dtype=torch.bool)
         else:
             continue
         keep = (~out).nonzero().squeeze(1)          # the one host synchronisation here

@@ -26,7 +26,7 @@ import numpy as np
 from pf import exits
 from pf.errors import PfError
 from pf.io import atomic_write_json
-from pf.metrics_schema import SCHEMA, validate_metrics
+from pf.metrics_schema import SCHEMA, degenerate_reason, validate_metrics
 from pf.tasks import get_task
 
 VERSION_PACKAGES = ("pf-early-exit", "numpy", "safetensors", "torch", "transformers")
@@ -126,6 +126,7 @@ def evaluate(outputs: str | Path, rule: str, variant: str, seed: int,
     dec = exits.apply_rule(logits, rule, param)
     layers = dec.layers(exit_layers)
     mets = exits.compute_metrics(dec.prediction, labels, names, num_labels=task.num_labels)
+    baseline = majority_baseline(labels, dec.prediction, task.num_labels, metric, names)
     obj = {
         "schema": SCHEMA,
         "backbone": str(out.backbone),
@@ -149,11 +150,33 @@ def evaluate(outputs: str | Path, rule: str, variant: str, seed: int,
         "metrics": mets,
         "exit_counts": exits.exit_counts(layers, n_layers),
         "n_examples": int(labels.shape[0]),
+        **baseline,
+        "degenerate": False,
+        "degenerate_reason": None,
         "outputs": str(outputs),
         "calibration_outputs": calibration_path,
         "versions": package_versions(),
     }
+    reason = degenerate_reason(obj["prediction_counts"], obj["score"], obj["majority_score"])
+    obj["degenerate"], obj["degenerate_reason"] = reason is not None, reason
     return validate_metrics(obj, str(outputs))
+
+
+def majority_baseline(labels: np.ndarray, prediction: np.ndarray, num_labels: int,
+                      metric: str, names: tuple[str, ...]) -> dict[str, Any]:
+    """The prediction distribution and what always answering the majority label scores."""
+    label_counts = np.bincount(labels, minlength=num_labels)
+    prediction_counts = np.bincount(np.asarray(prediction, dtype=np.int64), minlength=num_labels)
+    majority = int(np.argmax(label_counts))          # lowest id on ties
+    constant = np.full_like(labels, majority)
+    score = exits.compute_metrics(constant, labels, names, num_labels=num_labels)[metric]
+    return {
+        "label_counts": [int(c) for c in label_counts],
+        "prediction_counts": [int(c) for c in prediction_counts],
+        "top_prediction_share": float(prediction_counts.max() / max(labels.shape[0], 1)),
+        "majority_class": majority,
+        "majority_score": float(score),
+    }
 
 
 def _json_arg(text: str) -> dict[str, Any]:
@@ -169,19 +192,26 @@ def _json_arg(text: str) -> dict[str, Any]:
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "evaluate", help="outputs file + target speed-up -> metrics JSON",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  pf evaluate --outputs results/outputs/bert/rte/pf/seed42/dev.safetensors "
+               "--rule entropy \\\n      --target 2 --variant pf --seed 42 "
+               "--out results/metrics/bert/rte/pf/seed42/target2.json\n")
     p.add_argument("--outputs", required=True, help="per-layer outputs file (pf outputs)")
     p.add_argument("--calibration-outputs", default=None,
                    help="outputs of a held-out split to calibrate the parameter on "
                         "(default: calibrate on --outputs itself)")
-    p.add_argument("--rule", required=True, choices=exits.RULES)
+    p.add_argument("--rule", required=True, choices=exits.RULES,
+                   help="exit rule of the method: entropy (DeeBERT, Past-Future), patience "
+                        "(PABEE) or last (no early exit)")
     p.add_argument("--target", type=float, default=None, help="target speed-up (ratio, >1)")
     p.add_argument("--param", type=float, default=None,
                    help="fixed tau / patience instead of calibrating to --target")
     p.add_argument("--metric", default=None, help="table metric (default: the task's first)")
-    p.add_argument("--variant", required=True)
-    p.add_argument("--method-options", type=_json_arg, default={}, metavar="JSON")
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--variant", required=True,
+                   help="the config's variant name, recorded in the JSON (e.g. pf, truncated-2x)")
+    p.add_argument("--method-options", type=_json_arg, default={}, metavar="JSON",
+                   help="the variant's method options (JSON object), recorded in the JSON")
+    p.add_argument("--seed", type=int, required=True, help="training seed, recorded in the JSON")
     p.add_argument("--out", required=True, help="metrics JSON to write (atomically)")
     p.set_defaults(func=_main)
 

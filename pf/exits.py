@@ -12,7 +12,8 @@ Rules (SPEC §3-4)
 - ``patience`` (pabee): a counter starts at 0 at the first exit, rises by one when an
   exit's argmax equals the previous exit's and resets to 0 otherwise; the example exits at
   the first exit where the counter reaches `patience` (so the earliest exit is number
-  patience+1); otherwise at the last exit. Patience 0 exits everyone at the first exit.
+  patience+1); otherwise at the last exit. Patience 0 means no early exit (everyone at the
+  last exit), as in PABEE's original code; sweeps leave it out unless asked.
 - ``last``: everyone at the last exit (full, truncated and distilled models).
 
 Exit indices are 1-based over the E exits; `exit_layers[exit_index - 1]` is the backbone
@@ -113,6 +114,8 @@ def patience_exits(logits: np.ndarray, patience: int) -> ExitDecision:
     if patience < 0:
         raise PfError(f"patience must be >= 0; got {patience}")
     preds = logits.argmax(axis=-1).astype(np.int64)
+    if patience == 0:                       # PABEE: "use all layers for inference"
+        return ExitDecision(np.full(preds.shape[0], preds.shape[1], dtype=np.int64), preds[:, -1])
     idx = _first_true(patience_counters(preds) >= patience)
     return ExitDecision(idx, _take(preds, idx))
 
@@ -361,8 +364,10 @@ def sweep(logits: np.ndarray, labels: np.ndarray, rule: str, exit_layers, n_laye
     logits, labels, layers = _prepare(logits, labels, exit_layers, n_layers)
     _metrics_from_confusion(np.zeros((2, 2)), metrics)
     if rule == "patience":
-        # patience >= E-1 is the same as "everyone at the last exit"
-        params = np.arange(logits.shape[1], dtype=np.int64) if params is None else params
+        # patience 1..E-1; patience 0 (no early exit) equals E-1 (everyone at the last
+        # exit), so the default sweep adds no point the original could not produce
+        if params is None:
+            params = np.arange(1, max(2, logits.shape[1]), dtype=np.int64)
         return _decision_sweep(logits, labels, layers, n_layers, rule,
                                np.asarray(params, dtype=np.int64).ravel(), metrics)
     if rule == "last":

@@ -2,7 +2,10 @@
 
 Everything the pipeline writes goes through these helpers: the content is written to a
 temporary file in the destination directory and renamed into place only once complete,
-so an interrupted job never leaves a file that looks finished.
+so an interrupted job never leaves a file that looks finished. The finished file gets the
+mode a plain open() would have given it under the process's umask (0644 under umask 022,
+0664 under 002), not the 0600 of the private temporary file, so the rest of a research
+group can read the results on a shared file system.
 """
 
 from __future__ import annotations
@@ -17,6 +20,39 @@ from pathlib import Path
 from typing import Any
 
 
+def current_umask() -> int:
+    """The process's umask. Linux reports it in /proc; elsewhere it can only be read by
+    setting it, so it is set back at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def honour_umask(path: str | os.PathLike, directory: bool = False) -> None:
+    """Give a file (0666) or directory (0777) made by tempfile (0600 / 0700) the mode that
+    open() or mkdir() would have given it under the current umask."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~current_umask())
+
+
+def honour_umask_tree(root: str | os.PathLike) -> None:
+    """honour_umask on a directory built aside and everything in it, whoever wrote the
+    files (safetensors writes 0600 files of its own)."""
+    mask = current_umask()
+    os.chmod(root, 0o777 & ~mask)
+    for parent, dirs, files in os.walk(root):
+        for name in dirs:
+            os.chmod(os.path.join(parent, name), 0o777 & ~mask)
+        for name in files:
+            os.chmod(os.path.join(parent, name), 0o666 & ~mask)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` if the block succeeds."""
@@ -27,6 +63,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        honour_umask(tmp_path)
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

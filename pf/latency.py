@@ -1,7 +1,8 @@
 """`pf latency`: wall-clock time of the full model versus the early-exit engine -> JSON.
 
     pf latency --model DIR --prepared DIR [--split dev]
-               (--tau X | --patience P | --target R --outputs FILE) [--rule R]
+               (--tau X | --patience P | --target R --outputs FILE
+                [--calibration-outputs FILE]) [--rule R]
                [--batch-sizes 1 32] [--repeats 5] [--warmup 2] [--max-examples N]
                [--device auto|cpu|cuda] [--precision fp32|bf16|fp16] [--threads T]
                --out FILE.json
@@ -27,8 +28,10 @@ Progress: a line per timed round when stdout is not a terminal (pf.progress).
 * **all exits** (extra, for context): the engine with rule `last`, i.e. every layer and
   every exit head for every example. full / all_exits shows the heads' own overhead.
 
-The parameter is given (`--tau`, `--patience`) or calibrated on the recorded logits of the
-split (`--target` + `--outputs`, `pf.exits.calibrate`). With `--outputs` the engine's exits
+The parameter is given (`--tau`, `--patience`) or calibrated to `--target`
+(`pf.exits.calibrate`) on the recorded logits of `--calibration-outputs` when given (the
+held-out split `pf evaluate` calibrates on, so both apply the same parameter), otherwise on
+those of the timed split (`--outputs`). With `--outputs` the engine's exits
 are also compared with the simulation over the recorded logits of the same examples
 (matched by example id), and the counts are written (`agreement`). The JSON (separate from
 the metrics JSON) holds, per batch size, the median times, the measured speed-up
@@ -222,7 +225,8 @@ def latency(model_dir, prepared, split: str = "dev", rule: str | None = None,
             outputs: str | None = None, batch_sizes=(1, 32), repeats: int = 5, warmup: int = 2,
             max_examples: int | None = None, device: str | None = None,
             threads: int | None = None, variant: str | None = None,
-            precision: str | None = None, progress: bool | None = False) -> dict[str, Any]:
+            calibration_outputs: str | None = None, precision: str | None = None,
+            progress: bool | None = False) -> dict[str, Any]:
     if threads is not None:
         torch.set_num_threads(int(threads))
     if repeats < 1 or warmup < 0 or any(b < 1 for b in batch_sizes):
@@ -262,9 +266,19 @@ def latency(model_dir, prepared, split: str = "dev", rule: str | None = None,
             raise PfError("rule 'last' has no parameter to calibrate to --target")
         if rec is None:
             raise PfError("--target needs --outputs (the recorded logits to calibrate on)")
-        calibration = exits.calibrate(np.asarray(rec.logits), np.asarray(rec.labels), rule,
-                                      target, np.asarray(rec.exit_layers), n_layers)
+        cal = rec
+        if calibration_outputs is not None:
+            from pf.evaluate import read_outputs
+            cal = read_outputs(calibration_outputs)
+            if list(np.asarray(cal.exit_layers)) != list(model.exit_layers):
+                raise PfError(f"{calibration_outputs}: exit layers "
+                              f"{list(np.asarray(cal.exit_layers))} differ from the model's "
+                              f"{list(model.exit_layers)}")
+        calibration = exits.calibrate(np.asarray(cal.logits), np.asarray(cal.labels), rule,
+                                      target, np.asarray(cal.exit_layers), n_layers)
         param = calibration.param
+    elif calibration_outputs is not None:
+        raise PfError("--calibration-outputs is used with --target only")
     if rule != "last" and param is None:
         raise PfError(f"rule '{rule}' needs --{'tau' if rule == 'entropy' else 'patience'} "
                       f"or --target with --outputs")
@@ -298,6 +312,7 @@ def latency(model_dir, prepared, split: str = "dev", rule: str | None = None,
         "rule_param": param,
         "target": target,
         "calibration_speedup": None if calibration is None else calibration.speedup,
+        "calibration_outputs": calibration_outputs if calibration is not None else None,
         "outputs": outputs,
         "n_examples": int(inputs.input_ids.shape[0]),
         "sequence_length": int(inputs.input_ids.shape[1]),
@@ -318,22 +333,30 @@ def latency(model_dir, prepared, split: str = "dev", rule: str | None = None,
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "latency", help="wall-clock: full model vs early-exit engine -> JSON",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  pf latency --model results/models/bert/rte/pf/seed42 "
+               "--prepared results/prepared/bert/rte \\\n      --target 2 --outputs "
+               "results/outputs/bert/rte/pf/seed42/dev.safetensors --out latency.json\n")
     p.add_argument("--model", required=True, help="trained model directory (pf train)")
     p.add_argument("--prepared", required=True, help="prepared data directory (pf prepare)")
-    p.add_argument("--split", default="dev")
+    p.add_argument("--split", default="dev", help="split of the prepared data to time")
     p.add_argument("--rule", choices=exits.RULES, default=None,
                    help="exit rule (default: the method's own)")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--tau", type=float, default=None)
-    g.add_argument("--patience", type=int, default=None)
+    g.add_argument("--tau", type=float, default=None, help="entropy threshold (rule entropy)")
+    g.add_argument("--patience", type=int, default=None, help="patience (rule patience)")
     g.add_argument("--target", type=float, default=None,
                    help="calibrate the parameter to this speed-up on --outputs")
     p.add_argument("--outputs", default=None, help="recorded per-layer logits of the split")
-    p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 32])
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--max-examples", type=int, default=None)
+    p.add_argument("--calibration-outputs", default=None,
+                   help="calibrate --target on these recorded logits (the split pf evaluate "
+                        "calibrates on) instead of --outputs")
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 32],
+                   help="batch sizes to time, each separately")
+    p.add_argument("--repeats", type=int, default=5, help="timed repeats (the median is kept)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed passes before each measurement")
+    p.add_argument("--max-examples", type=int, default=None,
+                   help="time the first N examples of the split (default: all)")
     p.add_argument("--device", default=None,
                    help="auto (default: CUDA when available) | cpu | cuda")
     p.add_argument("--precision", default=None, choices=("fp32", "bf16", "fp16"),
@@ -342,7 +365,7 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--variant", default=None,
                    help="the config's variant name, recorded for the reports (default: the method)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="latency JSON to write (atomically)")
     p.set_defaults(func=_main)
 
 
@@ -350,6 +373,6 @@ def _main(args: argparse.Namespace) -> int:
     obj = latency(args.model, args.prepared, args.split, args.rule, args.tau, args.patience,
                   args.target, args.outputs, args.batch_sizes, args.repeats, args.warmup,
                   args.max_examples, args.device, args.threads, args.variant,
-                  precision=args.precision, progress=None)
+                  args.calibration_outputs, precision=args.precision, progress=None)
     atomic_write_json(args.out, obj)
     return 0

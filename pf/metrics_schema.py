@@ -8,6 +8,12 @@ Scores are fractions in [0, 1] (reports scale them to percent). Speed-ups are ra
 `validate_metrics(obj, path)` checks a loaded file against `FIELDS` and raises `PfError`
 naming the file and the first missing or malformed field; the report collector calls it on
 every file it reads.
+
+A model is *degenerate* (`degenerate_reason`) when at least `DEGENERATE_SHARE` of its
+predictions on `split` fall in one class, or when its score is not more than
+`DEGENERATE_MARGIN` above the majority-class score of that split under the same metric
+(always answering the most frequent label). Such a model learned nothing a constant could
+not; tables mark it with a dagger and the report rule names it.
 """
 
 from __future__ import annotations
@@ -17,7 +23,11 @@ from typing import Any
 
 from pf.errors import PfError
 
-SCHEMA = "pf-metrics/1"
+SCHEMA = "pf-metrics/2"
+# A model is degenerate when this share of its predictions (or more) is one class ...
+DEGENERATE_SHARE = 0.95
+# ... or when its score is at most this far (fraction, same metric) above the majority score.
+DEGENERATE_MARGIN = 0.02
 
 # field -> (type, description). Types: str, int, float (int accepted), bool, dict, list[int],
 # list[str]; "|null" allows None.
@@ -50,12 +60,40 @@ FIELDS: dict[str, tuple[str, str]] = {
     "exit_counts": ("list[int]", "number of examples exiting at each layer 1..n_layers "
                     "(length n_layers, sums to n_examples)"),
     "n_examples": ("int", "number of examples scored"),
+    "label_counts": ("list[int]", "examples of `split` per gold label (index = class id)"),
+    "prediction_counts": ("list[int]", "predictions on `split` per class (index = class "
+                          "id), under the rule and parameter above"),
+    "top_prediction_share": ("float", "share of the predictions that fall in the most "
+                             "predicted class, in [0, 1]"),
+    "majority_class": ("int", "most frequent gold label of `split` (lowest id on ties)"),
+    "majority_score": ("float", "`metric` of always predicting `majority_class` on `split`, "
+                       "in [0, 1] (same scale as `score`)"),
+    "degenerate": ("bool", f"true when top_prediction_share >= {DEGENERATE_SHARE} or score "
+                   f"<= majority_score + {DEGENERATE_MARGIN}: the model is no better than a "
+                   f"constant; tables mark it with a dagger"),
+    "degenerate_reason": ("str|null", "why `degenerate` is true, in words; null otherwise"),
     "outputs": ("str", "path of the per-layer outputs file that was scored"),
     "calibration_outputs": ("str|null", "path of the outputs file used for calibration, "
                             "null when it is `outputs` or nothing was calibrated"),
     "versions": ("dict", "package -> version (importlib.metadata) of pf and its key "
                  "dependencies"),
 }
+
+
+def degenerate_reason(prediction_counts: list[int], score: float,
+                      majority_score: float) -> str | None:
+    """Why a model counts as degenerate (see the module docstring), or None."""
+    total = sum(prediction_counts)
+    reasons = []
+    if total:
+        top = max(range(len(prediction_counts)), key=lambda c: (prediction_counts[c], -c))
+        share = prediction_counts[top] / total
+        if share >= DEGENERATE_SHARE:
+            reasons.append(f"{share:.1%} of the predictions are class {top}")
+    if score <= majority_score + DEGENERATE_MARGIN + 1e-12:
+        reasons.append(f"score {score:.4f} is not more than {DEGENERATE_MARGIN} above the "
+                       f"majority-class score {majority_score:.4f}")
+    return "; ".join(reasons) or None
 
 
 def _type_ok(value: Any, kind: str) -> bool:
@@ -83,6 +121,9 @@ def validate_metrics(obj: Any, path: str = "<metrics>") -> dict[str, Any]:
     """Check a metrics object; raise PfError naming `path` and the field at fault."""
     if not isinstance(obj, dict):
         raise PfError(f"{path}: a metrics file must hold a JSON object, got {type(obj).__name__}")
+    if obj.get("schema") != SCHEMA:
+        raise PfError(f"{path}: field 'schema' is {obj.get('schema')!r}, expected '{SCHEMA}' "
+                      f"(a file written by another version of `pf evaluate`: rerun it)")
     for name, (kind, desc) in FIELDS.items():
         if name not in obj:
             raise PfError(f"{path}: missing field '{name}' ({desc})")
@@ -91,8 +132,6 @@ def validate_metrics(obj: Any, path: str = "<metrics>") -> dict[str, Any]:
     extra = sorted(set(obj) - set(FIELDS))
     if extra:
         raise PfError(f"{path}: unknown field(s) {extra}")
-    if obj["schema"] != SCHEMA:
-        raise PfError(f"{path}: field 'schema' is {obj['schema']!r}, expected '{SCHEMA}'")
     n = obj["n_layers"]
     if n < 1:
         raise PfError(f"{path}: field 'n_layers' must be >= 1, got {n}")
@@ -115,6 +154,20 @@ def validate_metrics(obj: Any, path: str = "<metrics>") -> dict[str, Any]:
     for k, v in obj["metrics"].items():
         if not _type_ok(v, "float") or not 0.0 <= v <= 1.0:
             raise PfError(f"{path}: field 'metrics.{k}' must be a number in [0, 1], got {v!r}")
+    for name in ("label_counts", "prediction_counts"):
+        if sum(obj[name]) != obj["n_examples"]:
+            raise PfError(f"{path}: field '{name}' sums to {sum(obj[name])}, expected "
+                          f"n_examples = {obj['n_examples']}")
+    if len(obj["prediction_counts"]) != len(obj["label_counts"]):
+        raise PfError(f"{path}: fields 'prediction_counts' and 'label_counts' differ in length")
+    top_share = max(obj["prediction_counts"]) / max(obj["n_examples"], 1)
+    if not math.isclose(obj["top_prediction_share"], top_share, abs_tol=1e-9):
+        raise PfError(f"{path}: field 'top_prediction_share' is {obj['top_prediction_share']} "
+                      f"but 'prediction_counts' give {top_share}")
+    reason = degenerate_reason(obj["prediction_counts"], obj["score"], obj["majority_score"])
+    if obj["degenerate"] != (reason is not None) or obj["degenerate_reason"] != reason:
+        raise PfError(f"{path}: field 'degenerate' is {obj['degenerate']} but the counts and "
+                      f"scores say {reason or 'not degenerate'}")
     return obj
 
 

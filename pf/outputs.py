@@ -81,16 +81,20 @@ def _run(args) -> int:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("outputs", help="record every exit's logits of a trained model")
+    p = subparsers.add_parser(
+        "outputs", help="record every exit's logits of a trained model", description=__doc__,
+        epilog="example:\n  pf outputs --model results/models/bert/rte/pf/seed42 "
+               "--prepared results/prepared/bert/rte \\\n      --split heldout "
+               "--out results/outputs/bert/rte/pf/seed42/heldout.safetensors\n")
     p.add_argument("--model", required=True, help="checkpoint directory (pf train --out)")
     p.add_argument("--prepared", required=True, help="prepared data directory")
-    p.add_argument("--split", default="dev")
+    p.add_argument("--split", default="dev", help="split of the prepared data: train, dev or heldout")
     p.add_argument("--out", required=True, help="output .safetensors file")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=64, help="examples per forward pass")
     p.add_argument("--device", default="auto",
                    help="auto (CUDA when available, default) | cpu | cuda")
     p.add_argument("--precision", default=None, choices=("fp32", "bf16", "fp16"),
                    help="autocast on CUDA (default: what the model was trained with); "
                         "the CPU runs fp32")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.set_defaults(func=_run)

@@ -307,7 +307,7 @@ def prepare(task: str, source: str, backbone, out, *, data_dir: str | None = Non
     from pf.data import load_task
     from pf.data.base import SyntheticSizes
     from pf.errors import PfError
-    from pf.io import dumps_json
+    from pf.io import dumps_json, honour_umask_tree
 
     if isinstance(backbone, dict):
         d = dict(backbone)
@@ -364,6 +364,7 @@ def prepare(task: str, source: str, backbone, out, *, data_dir: str | None = Non
             "versions": _versions(),
         }
         (tmp / "meta.json").write_text(dumps_json(meta), encoding="utf-8")   # last: marks completion
+        honour_umask_tree(tmp)      # mkdtemp made it 0700, safetensors its files 0600
         if out.exists():
             trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
             os.replace(out, trash / "old")
@@ -394,22 +395,40 @@ def _json_arg(flag: str, text: str | None):
     return read_json(text)
 
 
+PREPARE_EXAMPLES = """\
+example:
+  pf prepare --task rte --source synthetic \\
+      --backbone-json '{"name": "bert", "family": "bert", "tiny": {"n_layers": 6}}' \\
+      --max-length 48 --out results/prepared/bert/rte
+"""
+
+
 def register(subparsers) -> None:
-    p = subparsers.add_parser("prepare", help="tokenise a task into fixed-length tensors")
-    p.add_argument("--task", required=True)
-    p.add_argument("--source", required=True, help="hub | glue_dir | synthetic")
+    p = subparsers.add_parser(
+        "prepare", help="tokenise a task into fixed-length tensors",
+        description=__doc__, epilog=PREPARE_EXAMPLES)
+    p.add_argument("--task", required=True,
+                   help="GLUE task: mnli, mrpc, qnli, qqp, rte or sst2")
+    p.add_argument("--source", required=True,
+                   help="where the task's data comes from: hub (nyu-mll/glue), glue_dir (a GLUE "
+                        "download, needs --data-dir) or synthetic (the offline stand-in)")
     p.add_argument("--data-dir", default=None, help="GLUE directory (source glue_dir)")
     p.add_argument("--backbone-json", required=True,
                    help='backbone spec as JSON text or a JSON file, e.g. \'{"name": "bert", '
                         '"family": "bert", "tiny": {"n_layers": 6}}\'')
-    p.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH)
-    p.add_argument("--synthetic-json", default=None, help="synthetic split sizes (JSON text or file)")
+    p.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH,
+                   help="tokens per example, [CLS] and [SEP] included (longer ones are cut)")
+    p.add_argument("--synthetic-json", default=None,
+                   help='synthetic split sizes, JSON text or file, e.g. \'{"train_size": 3000, '
+                        '"dev_size": 500}\' (source synthetic)')
     p.add_argument("--heldout-fraction", type=float, default=0.0,
                    help="share of train set aside (deterministically) as split 'heldout'")
     p.add_argument("--vocab-size", type=int, default=DEFAULT_VOCAB_SIZE,
                    help="WordPiece vocabulary size for tiny backbones")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the synthetic data and of the held-out split")
+    p.add_argument("--out", required=True,
+                   help="directory to write (built beside it, renamed into place when done)")
     p.set_defaults(func=run)
 
 

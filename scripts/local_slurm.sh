@@ -17,7 +17,7 @@
 #   eval "$(scripts/local_slurm.sh env /tmp/pfslurm)"; sinfo; sbatch --wrap hostname
 #   sudo scripts/local_slurm.sh down /tmp/pfslurm
 # The user who ran sudo ($SUDO_USER) is added to the accounting database next to root; more
-# users: PF_SLURM_USERS="alice bob". Node size: PF_SLURM_CPUS (default: nproc) and
+# users: PF_SLURM_USERS="alice bob". Node size: PF_SLURM_CPUS (default: the CPUs online) and
 # PF_SLURM_MEM_MB (default: 90% of MemTotal). Ports are chosen free at `up`.
 # Known to work with Debian 12's slurm-wlm 22.05, munge 0.5 and MariaDB 10.11.
 set -euo pipefail
@@ -27,7 +27,10 @@ BINARIES=(munged mungekey srun slurmctld slurmd slurmdbd sbatch squeue sacct sac
           scancel mariadbd mariadb-install-db mariadb)
 CLUSTER=pflocal
 ACCOUNT=pf
-PARTITION=debug
+# Two partitions on the one node, as a cluster has a CPU and a GPU partition (the node has no
+# GPU: the "gpu" partition is the same CPUs): the profiles send each rule to its partition.
+PARTITION=cpu
+GPU_PARTITION=gpu
 # Daemons started by `up`, in start order (`down` stops them roughly in reverse).
 DAEMONS=(munged mariadbd slurmdbd slurmctld slurmd)
 
@@ -123,6 +126,7 @@ env_lines() {
     echo "export PF_SLURM_DIR=$D"
     echo "export PF_SLURM_ACCOUNT=$ACCOUNT"
     echo "export PF_SLURM_PARTITION=$PARTITION"
+    echo "export PF_SLURM_GPU_PARTITION=$GPU_PARTITION"
 }
 
 set_dir() {
@@ -153,7 +157,8 @@ cmd_up() {
 
     local host cpus mem defmem p_ctld p_d p_dbd dbpass
     host=$(hostname -s)
-    cpus=${PF_SLURM_CPUS:-$(nproc)}
+    # not plain nproc: it obeys OMP_NUM_THREADS, which is often 1 in a test environment
+    cpus=${PF_SLURM_CPUS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc --all)}
     mem=${PF_SLURM_MEM_MB:-$(awk '/^MemTotal:/ {printf "%d", $2 / 1024 * 0.9}' /proc/meminfo)}
     # Without DefMemPerCPU a job without --mem gets the whole node and jobs run one at a time.
     defmem=$(( mem / cpus / 2 )); [ "$defmem" -ge 100 ] || defmem=100
@@ -238,6 +243,7 @@ SlurmctldTimeout=60
 SlurmdTimeout=60
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=$PARTITION Nodes=$host Default=YES MaxTime=INFINITE State=UP
+PartitionName=$GPU_PARTITION Nodes=$host Default=NO MaxTime=INFINITE State=UP
 EOF
     cat >"$D/etc/slurmdbd.conf" <<EOF
 # written by scripts/local_slurm.sh up $D
@@ -291,7 +297,8 @@ EOF
         || fail_up "node $host did not become idle: $(sinfo -h -N -o '%T %E' 2>&1)"
     local d
     for d in "${DAEMONS[@]}"; do alive "$d" || fail_up "$d exited"; done
-    log "up: cluster $CLUSTER, node $host ($cpus CPUs, $mem MB), partition $PARTITION," \
+    log "up: cluster $CLUSTER, node $host ($cpus CPUs, $mem MB), partitions $PARTITION and" \
+        "$GPU_PARTITION (no GPU)," \
         "account $ACCOUNT; ports ctld $p_ctld slurmd $p_d dbd $p_dbd"
     log "clients: eval \"\$($0 env $D)\""
 }

@@ -147,7 +147,7 @@ def metrics_missing_field(w, tmp):
     target.parent.mkdir(parents=True)
     target.write_text(json.dumps(obj))
     out = tmp / "metrics.csv"
-    return ["collect", "--results", results, "--out", out], out
+    return ["collect", target, "--out", out], out
 
 
 CASES = [

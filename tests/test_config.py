@@ -154,10 +154,101 @@ def test_fmt_target():
 def test_table2_grid_is_exactly_what_it_needs(base):
     plan = Plan(check_config(base))
     jobs = plan.table_jobs("table2")
-    assert len(jobs) == 3 * 6 * 5
+    assert len(jobs) == 3 * 6 * 5 * 3
     assert {j.variant for j in jobs} == {"full", "truncated-3x", "deebert", "pabee", "pf"}
     assert {j.target for j in jobs} == {"3"}
     assert {j.backbone for j in jobs} == {"bert", "roberta", "albert"}
+    assert {j.seed for j in jobs} == {42, 43, 44}
+
+
+def test_main_tables_run_three_seeds_the_others_one(base):
+    plan = Plan(check_config(base))
+    assert plan.seeds == [42, 43, 44]
+    for table in ("table1", "table2"):
+        assert plan.table_seeds(table) == [42, 43, 44]
+    for table in ("table3", "table4", "table5", "table6"):
+        assert plan.table_seeds(table) == [42]
+        assert {j.seed for j in plan.table_jobs(table)} == {42}
+    assert {p.split("/")[5] for p in plan.figure_inputs("figure4")} == {"seed42"}
+    assert {p.split("/")[5].removesuffix(".csv") for p in plan.figure_curves("figure3")} == \
+        {"seed42", "seed43", "seed44"}
+    assert {j[3] for j in plan.latency_jobs()} == {42}
+    spec = plan.report_spec()
+    assert spec["tables"]["2"]["seeds"] == [42, 43, 44] and spec["tables"]["3"]["seeds"] == [42]
+    assert spec["figures"]["curves"]["3"]["seeds"] == [42, 43, 44]
+    assert spec["figures"]["exit_distribution"]["seeds"] == [42]
+
+
+def test_seeds_of_a_table_must_be_seeds_of_the_run(base):
+    msg = error_of(mutate(base, lambda c: c["tables"]["table3"].update(seeds=[42, 7])))
+    assert "tables.table3.seeds: seed 7 is not in seeds (42, 43, 44)" in msg
+    msg = error_of(mutate(base, lambda c: c["figures"]["figure4"].update(seeds=[1])))
+    assert "figures.figure4.seeds: seed 1" in msg
+    msg = error_of(mutate(base, lambda c: c["latency"].update(seeds=[])))
+    assert "latency.seeds" in msg
+
+
+def test_backbone_labels_default_to_the_key(base):
+    """Tables and figures name a backbone by its `label`, else by its config key; a
+    6-layer MiniLM of family bert is never called BERT-base."""
+    def fn(c):
+        c["backbones"] = {"minilm": {"family": "bert", "pretrained": "models/minilm",
+                                     "n_layers": 6},
+                          "bert": dict(c["backbones"]["bert"], label="BERT (tiny)")}
+        c["figures"]["figure5"]["backbone"] = c["figures"]["figure6"]["backbone"] = "minilm"
+    plan = Plan(check_config(mutate(base, fn)))
+    spec = plan.report_spec()
+    assert spec["backbones"] == {"minilm": "minilm", "bert": "BERT (tiny)"}
+    assert "BERT-base" not in str(spec)
+    assert "label" not in plan.backbone_json("bert")     # the model never sees it
+    msg = error_of(mutate(base, lambda c: c["backbones"]["bert"].update(lable="x")))
+    assert "did you mean 'label'?" in msg
+
+
+def test_tables_and_figures_name_the_configured_backbone(base, tmp_path):
+    """Table 1 and Figure 4 of a config whose backbone is a 6-layer MiniLM (family bert):
+    rows, blocks and caption say 'minilm', never 'BERT'."""
+    from pf.cli import main
+    from pf.io import atomic_write_json
+    from pf.reports.fake import metrics_obj
+
+    def fn(c):
+        c["backbones"] = {"minilm": {"family": "bert", "pretrained": "models/minilm",
+                                     "n_layers": 6}}
+        c["seeds"] = [42]
+        c["tasks"], c["analysis_tasks"] = ["mrpc"], ["mrpc"]
+        c["table_metric"] = {"mrpc": "accuracy"}
+        c["tables"] = {"table1": c["tables"]["table1"]}
+        c["figures"] = {"figure4": dict(c["figures"]["figure4"], backbone="minilm")}
+        c["latency"] = {"enabled": False}
+    plan = Plan(check_config(mutate(base, fn)))
+    files = sorted({tmp_path / p for p in plan.table_inputs("table1")
+                    + plan.figure_metrics("figure4")})
+    for path in files:
+        _, _, backbone, task, variant, seed, target = path.relative_to(tmp_path).with_suffix(
+            "").parts
+        method = plan.method(variant)
+        r = float(target.removeprefix("target"))
+        speedup = 1.0 if method == "full" else r
+        obj = metrics_obj(backbone, task, variant, int(seed[4:]), r, 0.8, speedup, method,
+                          plan.exit_rule(variant), {}, n_layers=6)
+        atomic_write_json(path, obj)
+    spec = tmp_path / "spec.json"
+    spec.write_text(__import__("json").dumps(plan.report_spec()))
+    out = tmp_path / "out"
+    assert main(["report", "--spec", str(spec), "--metrics", *map(str, files),
+                 "--out-dir", str(out), "--table", "1", "--figure", "4"]) == 0
+    md = (out / "table1.md").read_text()
+    assert "| minilm | minilm | 80.0 |" in md and "| minilm | minilm-3L |" in md
+    assert "Backbones: minilm (6 layers)" in md
+    assert "BERT" not in md.replace("DeeBERT", "")
+    from pf.reports.collect import read_metrics
+    from pf.reports.figures import exit_distribution_figure
+    from pf.reports.results import MetricsIndex
+    from pf.reports.spec import load_spec
+
+    drawn = exit_distribution_figure(MetricsIndex(read_metrics(files)), load_spec(spec))
+    assert "exit layers, minilm, target 2.00×" in drawn.fig.get_suptitle()
 
 
 def test_per_target_variants_derive_layers(base):
@@ -199,23 +290,50 @@ def test_resources(base):
 def test_figure_inputs(base):
     plan = Plan(check_config(base))
     fig4 = plan.figure_inputs("figure4")
+    assert plan.figure_curves("figure4") == []
     assert all("/metrics/bert/" in p and p.endswith("target2.json") for p in fig4)
     assert {p.split("/")[4] for p in fig4} == {"pf", "pf-past"}
-    fig5 = plan.figure_inputs("figure5")
-    assert any(p.endswith(".csv") and "/roberta/" in p for p in fig5)
-    assert any("truncated-3x" in p for p in fig5)
+    curves = plan.figure_curves("figure5")
+    assert all(p.endswith(".csv") and "/roberta/" in p for p in curves)
+    assert len(curves) == 2 * 3 * 3          # analysis tasks x curve variants x seeds
+    points = plan.figure_metrics("figure5")
+    # markers: full at the first target, truncated at each
+    assert {(p.split("/")[4], p.split("/")[6]) for p in points} == {
+        ("full", "target2.json"), ("truncated-2x", "target2.json"),
+        ("truncated-3x", "target3.json")}
 
 
 def test_report_spec_is_a_valid_reportspec(base):
+    from pf.reports.results import ResultKey
     from pf.reports.spec import spec_from_dict
 
-    spec = spec_from_dict(Plan(check_config(base)).report_spec())
+    plan = Plan(check_config(base))
+    spec = spec_from_dict(plan.report_spec())
+    assert set(spec.tables) == {"1", "2", "3", "4", "5", "6"}
     assert spec.table("2").targets == (3.0,)
     assert spec.table("3").backbones == ("bert",)
     rows = spec.table("1").rows
-    assert rows[0].reference and rows[1].method == "truncated"
-    assert spec.figures["curves"] == {"3": "bert", "5": "roberta", "6": "albert"}
-    assert spec.figures["exit_distribution"]["without_future"] == "pf-past"
+    assert rows[0].reference and rows[1].per_target and rows[1].concrete(2.0) == "truncated-2x"
+    assert {n: f.backbone for n, f in spec.curve_figures.items()} == \
+        {"3": "bert", "5": "roberta", "6": "albert"}
+    assert spec.exit_figure.without_future == "pf-past"
+    assert spec.backbone_label("bert") == "BERT-tiny"
+    # the results each table reads are exactly the metrics files Snakemake gives it
+    for name in ("1", "2", "3", "4", "5", "6"):
+        t = spec.table(name)
+        keys = {ResultKey(b, task, r.concrete(x), s, x).path() for b in t.backbones
+                for x in t.targets for r in t.rows for task in t.tasks for s in t.seeds}
+        files = {p.removeprefix("results/") for p in plan.table_inputs(f"table{name}")}
+        assert keys == files, name
+
+
+def test_report_files_are_the_targets_of_rule_all(base, capsys):
+    from pf.config import main
+
+    assert main(["report-files", str(ROOT / "config" / "smoke.yaml")]) == 0
+    files = capsys.readouterr().out.split()
+    assert "reports/smoke/table2.csv" in files and "reports/smoke/metrics.csv" in files
+    assert "reports/smoke/figure4.png" in files and len(files) == 6 * 3 + 4 + 3 + 1
 
 
 def test_job_paths(base):

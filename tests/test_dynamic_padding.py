@@ -1,8 +1,8 @@
 """Dynamic padding, length grouping, attention kernels, devices and mixed precision.
 
 Recorded logits with rows grouped by length and batches cut to their longest row equal
-the fully padded computation (1e-5); `sdpa` equals `eager` (1e-5); TinyBERT, which reads
-attention maps, runs `eager`. CUDA-only paths (bf16/fp16 autocast, the fp16 loss scaler,
+the fully padded computation (1e-5); `sdpa` equals `eager` (1e-5); a method that asks for
+`eager` attention gets it. CUDA-only paths (bf16/fp16 autocast, the fp16 loss scaler,
 sdpa on the GPU, no per-step host synchronisation) are tested where a GPU exists and skip
 cleanly elsewhere; the CPU always runs fp32.
 """
@@ -104,18 +104,32 @@ def test_sdpa_equals_eager(family):
     torch.testing.assert_close(sdpa, eager, rtol=0, atol=1e-5)
 
 
-def test_tinybert_runs_eager_attention_everything_else_sdpa(tmp_path):
+def test_a_method_asking_for_eager_attention_gets_it(tmp_path, monkeypatch):
+    """Every method runs sdpa (TinyBERT too: it recomputes its attention scores from the
+    layers' inputs); a method class with attn_implementation = "eager" gets eager, for its
+    backbone and its teacher, and model.json records it."""
+    from pf.methods.distill import TinyBertModel
+
     prepared = write_prepared(tmp_path / "prep", n_train=32, n_dev=16)
     teacher = tmp_path / "teacher"
     run_train(str(prepared), "full", {}, {"epochs": 1}, 0, str(teacher), device="cpu",
               progress=False)
     assert json.loads((teacher / "model.json").read_text())["attn_implementation"] == "sdpa"
-    for method, expect in (("tinybert", "eager"), ("kd", "sdpa")):
-        out = tmp_path / method
-        model, _, _ = run_train(str(prepared), method, {"layers": 2}, {"epochs": 1}, 0, str(out),
-                                teacher=str(teacher), device="cpu", progress=False)
-        assert model.encoder.attn_implementation == expect
-        assert json.loads((out / "model.json").read_text())["attn_implementation"] == expect
+    out = tmp_path / "sdpa"
+    model, _, _ = run_train(str(prepared), "tinybert", {"layers": 2}, {"epochs": 1}, 0,
+                            str(out), teacher=str(teacher), device="cpu", progress=False)
+    assert model.encoder.attn_implementation == "sdpa"
+    monkeypatch.setattr(TinyBertModel, "attn_implementation", "eager")
+    out = tmp_path / "eager"
+    model, _, _ = run_train(str(prepared), "tinybert", {"layers": 2}, {"epochs": 1}, 0,
+                            str(out), teacher=str(teacher), device="cpu", progress=False)
+    assert model.encoder.attn_implementation == "eager"
+    assert model.teacher.encoder.attn_implementation == "eager"
+    assert json.loads((out / "model.json").read_text())["attn_implementation"] == "eager"
+    monkeypatch.undo()
+    model, _, _ = run_train(str(prepared), "pabee", {}, {"epochs": 1}, 0, str(tmp_path / "p"),
+                            device="cpu", progress=False)
+    assert model.encoder.attn_implementation == "sdpa"
 
 
 @pytest.mark.parametrize("method", ["kd", "pkd", "tinybert"])

@@ -1,12 +1,16 @@
 """The smoke configuration end to end, as CI runs it: every table and figure, the committed
-reference tables, resume after SIGKILL, and bit-for-bit determinism of the metrics JSON.
+reference tables (which a run with broken training must fail to match), stale results that
+change nothing, resume after SIGKILL, and bit-for-bit determinism of the metrics JSON.
 
 Each run happens in its own directory (`snakemake --directory`), starting from nothing.
 """
 
 from __future__ import annotations
 
+import csv
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,10 +18,11 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "config" / "smoke.yaml"
-REFERENCE = ROOT / "reports" / "smoke"
+REFERENCE = ROOT / "reference" / "smoke"
 # Cells are percentages with one decimal and speed-ups with two; a different CPU may move
 # a float in the last place, never by a tenth of a point unless something really changed.
 TOLERANCE = "0.15"
@@ -38,9 +43,11 @@ def env() -> dict[str, str]:
     return e
 
 
-def run(workdir: Path, *targets: str, timeout: int = 900) -> float:
+def run(workdir: Path, *targets: str, timeout: int = 900, config: Path = SMOKE) -> float:
     started = time.perf_counter()
-    proc = subprocess.run(snakemake_cmd(workdir, *targets), env=env(), capture_output=True,
+    cmd = snakemake_cmd(workdir, *targets)
+    cmd[cmd.index(str(SMOKE))] = str(config)
+    proc = subprocess.run(cmd, env=env(), capture_output=True,
                           text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
     return time.perf_counter() - started
@@ -86,6 +93,89 @@ def test_smoke_builds_every_table_and_figure(smoke_run):
 def test_smoke_tables_match_the_committed_reference(smoke_run):
     proc = pf_diff(REFERENCE, smoke_run / "reports" / "smoke", TOLERANCE)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_smoke_reference_is_a_real_result():
+    """A reference of untrained models cannot catch training that stops learning: the
+    committed smoke metrics hold no degenerate model and differ across methods."""
+    with (REFERENCE / "metrics.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and "degenerate" in rows[0], (
+        f"{REFERENCE}/metrics.csv predates the degenerate flag: regenerate it "
+        f"(make reference-smoke)")
+    degenerate = [f"{r['backbone']}/{r['task']}/{r['variant']} seed {r['seed']} "
+                  f"target {r['target']}" for r in rows if r["degenerate"] == "True"]
+    assert not degenerate, f"degenerate models in {REFERENCE}: {degenerate}"
+    assert len({r["score"] for r in rows}) >= 5
+
+
+def _break_training(config: dict) -> dict:
+    """Learning rate ~0 at every level of the training section: models stay as initialised."""
+    training = config["training"]
+    blocks = [training.get("defaults") or {}]
+    for level in ("backbones", "tasks", "variants"):
+        blocks += list((training.get(level) or {}).values())
+    for block in blocks:
+        block["lr"] = 1e-12
+    training["defaults"] = blocks[0]
+    return config
+
+
+def test_reference_diff_fails_when_training_is_broken(tmp_path):
+    """The CI check can fail: Table 2 of a smoke run whose models do not learn differs from
+    the committed reference beyond the tolerance, in its scores."""
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(yaml.safe_dump(_break_training(yaml.safe_load(SMOKE.read_text()))))
+    work = tmp_path / "run"
+    run(work, "reports/smoke/table2.csv", config=broken)
+    built = work / "reports" / "smoke" / "table2.csv"
+    proc = pf_diff(REFERENCE / "table2.csv", built, TOLERANCE)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    moved = [ln for ln in proc.stdout.splitlines() if "] mean:" in ln
+             and "Speed-up" not in ln]
+    assert len(moved) >= 3, proc.stdout
+
+
+def test_stale_results_leave_tables_and_figures_unchanged(smoke_run, tmp_path):
+    """Results an earlier config left behind (another seed of ours, a stale truncated variant
+    at the same speed-up, another seed's curve) do not reach any table or figure."""
+    work = tmp_path / "copy"
+    shutil.copytree(smoke_run, work, symlinks=True)
+    reports = work / "reports" / "smoke"
+    outputs = sorted(p.name for p in reports.glob("table*.*")) + \
+        sorted(p.name for p in reports.glob("figure*.png")) + ["metrics.csv"]
+    before = {name: (reports / name).read_bytes() for name in outputs}
+    results = work / "results" / "smoke"
+    from pf.metrics_schema import degenerate_reason
+
+    def stale(src: Path, dest: Path, **changes) -> None:
+        obj = {**json.loads(src.read_text()), **changes}
+        obj["score"] = obj["metrics"][obj["metric"]] = 0.99
+        reason = degenerate_reason(obj["prediction_counts"], obj["score"],
+                                   obj["majority_score"])
+        obj["degenerate"], obj["degenerate_reason"] = reason is not None, reason
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(json.dumps(obj))
+
+    metrics = results / "metrics" / "bert" / "sst2"
+    for target in ("2", "3"):
+        stale(metrics / f"pf/seed42/target{target}.json",
+              metrics / f"pf/seed7/target{target}.json", seed=7)
+    stale(metrics / "truncated-3x/seed42/target3.json",
+          metrics / "truncated-2.9x/seed42/target3.json", variant="truncated-2.9x")
+    curve = results / "curves" / "bert" / "sst2" / "pf"
+    lines = (curve / "seed42.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    col = header.index("accuracy")
+    rows = [ln.split(",") for ln in lines[1:]]
+    for r in rows:
+        r[col] = "0.99"
+    (curve / "seed7.csv").write_text("\n".join([lines[0]] + [",".join(r) for r in rows]) + "\n")
+    for name in outputs:
+        (reports / name).unlink()
+    run(work, "all")
+    after = {name: (reports / name).read_bytes() for name in outputs}
+    assert after == before
 
 
 def test_same_seed_gives_byte_identical_metrics(smoke_run, tmp_path):

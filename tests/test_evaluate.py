@@ -181,3 +181,58 @@ def test_light_commands_do_not_import_torch(tmp_path, dev):
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_metrics_record_the_prediction_distribution_and_majority_score(tmp_path, dev):
+    obj = evaluate(dev, "entropy", "pf", 0, target=2.0, metric="f1")
+    logits, labels = realistic(2000)
+    d = exits.entropy_exits(logits, obj["rule_param"])
+    assert obj["label_counts"] == np.bincount(labels, minlength=2).tolist()
+    assert obj["prediction_counts"] == np.bincount(d.prediction, minlength=2).tolist()
+    majority = int(np.argmax(np.bincount(labels)))
+    assert obj["majority_class"] == majority
+    # F1 of always answering the majority class, the same metric as `score`
+    assert obj["majority_score"] == pytest.approx(
+        exits.f1(np.full_like(labels, majority), labels))
+    assert obj["top_prediction_share"] == max(obj["prediction_counts"]) / 2000
+    assert obj["degenerate"] is False and obj["degenerate_reason"] is None
+
+
+@pytest.mark.parametrize("kind", ["one class", "near majority"])
+def test_a_model_no_better_than_a_constant_is_degenerate(tmp_path, kind):
+    """70% of labels are 0. One model answers 0 for 96% of the examples; another answers
+    like a coin weighted to the labels' rate, scoring within 2 points of the majority (70%)."""
+    rng = np.random.default_rng(1)
+    labels = (rng.random(1000) < 0.3).astype(np.int64)
+    if kind == "one class":
+        pred = np.where(rng.random(1000) < 0.96, 0, 1 - labels)
+    else:
+        pred = labels.copy()
+        flip = rng.permutation(1000)[:290]      # 71.0% accurate, predictions spread out
+        pred[flip] = 1 - pred[flip]
+    logits = np.eye(2, dtype=np.float32)[pred][:, None, :] * 5.0
+    path = write(tmp_path / "dev.safetensors", logits, labels, exit_layers=[12], method="full")
+    obj = evaluate(path, "last", "full", 0)
+    assert obj["majority_class"] == 0
+    assert obj["majority_score"] == pytest.approx((labels == 0).mean())
+    assert obj["degenerate"] is True
+    if kind == "one class":
+        assert obj["top_prediction_share"] >= 0.95
+        assert "of the predictions are class 0" in obj["degenerate_reason"]
+    else:
+        assert obj["top_prediction_share"] < 0.95
+        assert obj["score"] - obj["majority_score"] <= 0.02
+        assert obj["degenerate_reason"].startswith("score 0.71")
+    validate_metrics(obj, "x.json")
+
+
+def test_validation_recomputes_the_degenerate_flag(dev):
+    obj = evaluate(dev, "entropy", "pf", 0, target=2.0)
+    broken = copy.deepcopy(obj)
+    broken["majority_score"] = broken["score"]          # now no better than majority
+    with pytest.raises(PfError, match=r"x\.json: field 'degenerate' is False but .*majority"):
+        validate_metrics(broken, "x.json")
+    broken = copy.deepcopy(obj)
+    broken["prediction_counts"] = [obj["n_examples"], 0]
+    with pytest.raises(PfError, match="top_prediction_share"):
+        validate_metrics(broken, "x.json")

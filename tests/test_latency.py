@@ -80,7 +80,7 @@ def test_latency_fixed_params_and_errors(setup):
     obj = latency(root / "model", root / "prep", tau=0.0, **kw)
     assert obj["layer_speedup"] == 1.0 and obj["agreement"] is None
     obj = latency(root / "model", root / "prep", rule="patience", patience=0, **kw)
-    assert obj["layer_speedup"] == 4.0
+    assert obj["layer_speedup"] == 1.0          # patience 0: no early exit (PABEE's original)
     with pytest.raises(PfError, match="--outputs"):
         latency(root / "model", root / "prep", target=2.0, **kw)
     with pytest.raises(PfError, match="tau"):
@@ -101,3 +101,57 @@ def test_full_model_reference_runs_every_layer(setup):
     enc.layer = spy
     out = FullModel(enc, 3)(random_inputs(5))
     assert out.shape == (5, 3) and seen == [0, 1, 2, 3]
+
+
+def test_latency_calibrates_on_the_evaluation_calibration_split(setup):
+    """With a held-out calibration split the latency job applies the same parameter as the
+    evaluate job (which calibrates there), and still checks agreement on the timed split."""
+    from pf.evaluate import evaluate
+    from pf.outputs import LayerOutputs, save_outputs
+
+    root, logits, labels = setup
+    # another split's logits: the calibrated tau differs from the one dev itself gives
+    g = np.random.default_rng(1)
+    held = (logits[::-1] * g.uniform(0.3, 1.0, size=(24, 1, 1))).astype(np.float32)
+    held_path = root / "heldout_out.safetensors"
+    save_outputs(held_path, LayerOutputs(held, labels, np.arange(1, 5, dtype=np.int64),
+                                         [f"heldout-{i}" for i in range(24)], 4, "sst2",
+                                         "tiny", "deebert", "heldout"))
+    on_dev = exits.calibrate(logits, labels, "entropy", 2.0, np.arange(1, 5), 4).param
+    metrics = evaluate(root / "dev_out.safetensors", "entropy", "deebert", 0, target=2.0,
+                       calibration_outputs=held_path)
+    assert metrics["rule_param"] != pytest.approx(on_dev)
+    kw = dict(batch_sizes=(8,), repeats=1, warmup=0, max_examples=20, device="cpu")
+    obj = latency(root / "model", root / "prep", target=2.0,
+                  outputs=str(root / "dev_out.safetensors"),
+                  calibration_outputs=str(held_path), **kw)
+    assert obj["rule_param"] == pytest.approx(metrics["rule_param"])
+    assert obj["calibration_outputs"] == str(held_path)
+    assert obj["agreement"]["n"] == 20 and obj["agreement"]["n_mismatch_far"] == 0
+    with pytest.raises(PfError, match="--target only"):
+        latency(root / "model", root / "prep", tau=0.1, calibration_outputs=str(held_path), **kw)
+
+
+def test_workflow_latency_job_calibrates_where_evaluate_does(tmp_path):
+    from test_workflow import ROOT, SNAKEMAKE, snakemake
+
+    if not SNAKEMAKE.exists():
+        pytest.skip("snakemake not installed")
+    target = "results/latency/bert/mrpc/pf/seed42.json"
+    cfg = (ROOT / "config" / "config.yaml").read_text()
+    for name, split in (("dev", "dev"), ("heldout", "heldout")):
+        text = cfg.replace("calibration: {split: dev}", f"calibration: {{split: {split}}}")
+        text = text.replace("heldout_fraction: 0.0", "heldout_fraction: 0.1")
+        (tmp_path / f"{name}.yaml").write_text(text)
+        proc = snakemake([target, "results/metrics/bert/mrpc/pf/seed42/target2.json", "-n",
+                          "-p", "--cores", "1", "--configfile", str(tmp_path / f"{name}.yaml")],
+                         tmp_path)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 0, out
+        lat = next(ln for ln in out.splitlines() if "pf latency" in ln)
+        ev = next(ln for ln in out.splitlines() if "pf evaluate" in ln)
+        if split == "heldout":
+            flag = "--calibration-outputs results/outputs/bert/mrpc/pf/seed42/heldout"
+            assert flag in lat and flag in ev, (lat, ev)
+        else:
+            assert "--calibration-outputs" not in lat and "--calibration-outputs" not in ev

@@ -219,18 +219,27 @@ def test_deebert_stage2_leaves_backbone_and_final_classifier_bit_identical():
     fresh = make("deebert", {})
     pooler = fresh.encoder.pretrained_pooler()
     assert torch.equal(fresh.ramps[0].pooler.dense.weight, pooler.weight)
+    # stage 2 as the original: the optimizer holds the off-ramps only, nothing is frozen
     fresh.set_stage("ramps")
-    assert not any(p.requires_grad for p in fresh.encoder.parameters())
-    assert not any(p.requires_grad for p in fresh.classifier.parameters())
+    assert {id(p) for p in fresh.optimizer_parameters("ramps")} == \
+        {id(p) for p in fresh.ramps.parameters()}
+    assert all(p.requires_grad for p in fresh.encoder.parameters())
 
 
 def test_released_freeze_detaches_lowest_layers_with_time_decay():
     model = make("pf", {"frozen_layers": 2})
     g = torch.Generator().manual_seed(0)
-    assert model.sample_freeze(TrainContext(step=0, total_steps=10, generator=g)).detach_layers == 2
-    assert model.sample_freeze(TrainContext(step=10, total_steps=10, generator=g)).detach_layers == 0
+    first = model.sample_freeze(TrainContext(step=0, total_steps=10, generator=g))
+    assert first.detached == ((1, 2),)             # u > 0 (almost surely): both detached
+    last = model.sample_freeze(TrainContext(step=10, forward_step=10, total_steps=10,
+                                            generator=g))
+    assert last.detached == ((),)                  # u > 1 never
+    # one draw per micro-batch: forward passes 3..6 of 8
+    acc = model.sample_freeze(TrainContext(step=1, total_steps=2, forward_step=3,
+                                           micro_batches=4, generator=g))
+    assert len(acc.detached) == 4
     inputs, labels = key_inputs(5)
-    ctx = TrainContext(freeze=FreezeDecision(detach_layers=2))
+    ctx = TrainContext(freeze=FreezeDecision(detached=((1, 2),)))
     model.loss(model(inputs, ctx), labels, ctx).total.backward()
     for i, expect in ((0, False), (1, False), (2, True)):
         has = any(p.grad is not None and torch.count_nonzero(p.grad) > 0

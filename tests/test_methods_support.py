@@ -52,13 +52,17 @@ def key_inputs(n: int, length: int = 10, seed: int = 0) -> tuple[EncoderInputs, 
 
 
 def write_prepared(out: Path, family: str = "bert", n_train: int = 256, n_dev: int = 128,
-                   n_layers: int = 4, hidden: int = 32, length: int = 10) -> Path:
+                   n_layers: int = 4, hidden: int = 32, length: int = 10,
+                   n_heldout: int = 0) -> Path:
     """A prepared-data directory in the `pf prepare` format (docs/ARCHITECTURE.md)."""
     from safetensors.torch import save_file
 
     out.mkdir(parents=True, exist_ok=True)
     sizes = {}
-    for split, n, seed in (("train", n_train, 1), ("dev", n_dev, 2)):
+    splits = [("train", n_train, 1), ("dev", n_dev, 2)]
+    if n_heldout:
+        splits.append(("heldout", n_heldout, 3))
+    for split, n, seed in splits:
         ids, mask, tt, labels = key_task(n, length, seed)
         save_file({"input_ids": ids, "attention_mask": mask, "token_type_ids": tt, "labels": labels},
                   str(out / f"{split}.safetensors"),
@@ -70,3 +74,15 @@ def write_prepared(out: Path, family: str = "bert", n_train: int = 256, n_dev: i
             "num_labels": 2}
     (out / "meta.json").write_text(json.dumps(meta))
     return out
+
+
+def perturb_weights(model: torch.nn.Module, seed: int, head_scale: float,
+                    backbone_scale: float = 0.02) -> torch.nn.Module:
+    """Add seeded noise to every parameter (backbone `encoder.*` and heads alike), so that
+    every bias is non-zero and the heads' logits are far from uniform."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            scale = backbone_scale if name.startswith("encoder.") else head_scale
+            p.add_(torch.randn(p.shape, generator=g) * scale)
+    return model

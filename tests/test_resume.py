@@ -27,7 +27,8 @@ OPTIONS = {"frozen_layers": 2}
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
-    return write_prepared(tmp_path_factory.mktemp("prepared"), n_train=256, n_dev=64)
+    return write_prepared(tmp_path_factory.mktemp("prepared"), n_train=256, n_dev=64,
+                          n_heldout=48)
 
 
 def _env() -> dict[str, str]:
@@ -201,7 +202,8 @@ def test_checkpoint_tensors_are_safetensors_not_pickles(prepared, tmp_path, monk
     assert {"rng.torch_cpu", "rng.data_epoch_start", "rng.freeze"} <= names
     assert any(n.startswith("optim.") and n.endswith(".exp_avg_sq") for n in names)
     assert any(n.startswith("model.encoder.") for n in names)
-    assert set(state["position"]) == {"stage_index", "stage", "epoch", "next_batch", "step"}
+    assert set(state["position"]) == {"stage_index", "stage", "epoch", "next_batch", "step",
+                                      "forwards"}
 
 
 def test_checkpoint_every_parsing():

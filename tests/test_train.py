@@ -107,11 +107,17 @@ def test_nan_loss_stops_with_pferror_and_writes_nothing(prepared, tmp_path, monk
 
 
 def test_select_on_dev_keeps_best_epoch(prepared, tmp_path):
+    """Selection never looks at dev, the scored split: it uses the held-out slice."""
     out = tmp_path / "sel"
     training = {**TRAINING, "max_steps": None, "epochs": 2, "select_on_dev": True}
-    run_train(str(prepared), "pabee", {}, training, 0, str(out), device="cpu", progress=False)
+    with pytest.raises(PfError, match="held-out slice of train, never on dev"):
+        run_train(str(prepared), "pabee", {}, training, 0, str(out), device="cpu",
+                  progress=False)
+    assert not out.exists() or not any(out.iterdir())
+    with_heldout = write_prepared(tmp_path / "prep-heldout", n_train=96, n_dev=32, n_heldout=24)
+    run_train(str(with_heldout), "pabee", {}, training, 0, str(out), device="cpu", progress=False)
     info = json.loads((out / "model.json").read_text())
-    assert info["selected"]["policy"] == "best_dev"
+    assert info["selected"]["policy"] == "best_dev" and info["selected"]["split"] == "heldout"
     log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert sum(r["kind"] == "dev" for r in log) == 2
 

@@ -66,10 +66,11 @@ def test_table2_dry_run_lists_exactly_its_jobs(tmp_path):
     out = dry_run(tmp_path, "reports/table2.tex")
     counts = job_counts(out)
     # the train job records the dev logits itself: no separate outputs job
-    assert counts == {"prepare": 18, "train": 90, "evaluate": 90,
+    # three seeds for the main tables
+    assert counts == {"prepare": 18, "train": 270, "evaluate": 270,
                       "report_spec": 1, "table": 1}, counts
     variants = ("full", "truncated-3x", "deebert", "pabee", "pf")
-    expected = set(itertools.product(BACKBONES, TASKS, variants, ("42",)))
+    expected = set(itertools.product(BACKBONES, TASKS, variants, ("42", "43", "44")))
     assert jobs_of(out, "train") == expected
 
 
@@ -110,9 +111,9 @@ def test_heldout_calibration_adds_outputs_jobs(tmp_path):
     assert proc.returncode == 0, out
     counts = job_counts(out)
     # held-out logits only for the calibrated variants (deebert, pabee, pf), not for the
-    # last-exit models (full, truncated-3x): 3 backbones x 6 tasks x 3
-    assert counts["outputs"] == 54, counts
-    assert counts["train"] == 90, counts
+    # last-exit models (full, truncated-3x): 3 backbones x 6 tasks x 3 x 3 seeds
+    assert counts["outputs"] == 162, counts
+    assert counts["train"] == 270, counts
 
     out = snakemake(["results/latency/bert/mrpc/pf/seed42.json", "-n", "-p", "--cores", "8",
                      "--configfile", str(ROOT / "config/config.yaml")], tmp_path)
@@ -129,6 +130,66 @@ def test_misspelled_key_fails_the_workflow(tmp_path):
     proc = snakemake(["-n", "--cores", "1", "--configfile", str(tmp_path / "bad.yaml")], tmp_path)
     assert proc.returncode != 0
     assert "unknown key 'result_dir' (did you mean 'results_dir'?)" in proc.stdout + proc.stderr
+
+
+def test_table_rules_pass_exactly_their_declared_inputs(tmp_path):
+    """The table and figure jobs give `pf report` their metrics files (and curves) by name,
+    never a results folder to search."""
+    out = dry_run(tmp_path, "reports/table3.tex", "reports/figure3.png", "-p")
+    commands = [ln.split("Shell command:", 1)[-1].strip() for ln in out.splitlines()
+                if "pf report" in ln]
+    table = next(c for c in commands if "--table 3" in c)
+    assert "--results" not in table
+    listed = set(re.findall(r"results/metrics/\S+\.json", table))
+    assert len(listed) == 1 * 2 * 7 and all("/seed42/" in p for p in listed)
+    figure = next(c for c in commands if "--figure 3" in c)
+    curves = set(re.findall(r"results/curves/\S+\.csv", figure))
+    assert len(curves) == 2 * 3 * 3          # analysis tasks x curve variants x seeds
+
+
+def _fresh_clone(tmp_path: Path) -> Path:
+    """The tracked files of this checkout, and nothing else (what `git clone` gives)."""
+    proc = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True)
+    if proc.returncode != 0:
+        pytest.skip("not a git checkout")
+    clone = tmp_path / "clone"
+    for name in proc.stdout.decode().split("\0"):
+        if name and (ROOT / name).is_file():
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, clone / name)
+    return clone
+
+
+def test_outputs_are_not_tracked_and_stay_ignored():
+    proc = subprocess.run(["git", "ls-files", "reports", "results"], cwd=ROOT,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip("not a git checkout")
+    assert proc.stdout.split() == ["reports/README.md", "results/README.md"]
+    ignored = subprocess.run(["git", "check-ignore", "reports/table2.tex",
+                              "reports/smoke/table2.csv", "results/metrics/x.json"],
+                             cwd=ROOT, capture_output=True, text=True)
+    assert len(ignored.stdout.split()) == 3, ignored.stdout
+
+
+def test_fresh_clone_plans_the_table2_jobs(tmp_path):
+    """From a fresh clone the README's main commands have work to do: no committed output
+    shadows a build target."""
+    clone = _fresh_clone(tmp_path)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
+               PATH=f"{SNAKEMAKE.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    proc = subprocess.run([str(SNAKEMAKE), "-n", "reports/table2.tex", "--cores", "2"],
+                          cwd=clone, capture_output=True, text=True, timeout=300, env=env)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "Nothing to be done" not in out
+    counts = job_counts(out)
+    total = sum(counts.values())
+    assert total >= 20 and counts["table"] == 1, counts
+    proc = subprocess.run([str(SNAKEMAKE), "-n", "all", "--cores", "2"], cwd=clone,
+                          capture_output=True, text=True, timeout=300, env=env)
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts["table"] == 6 and counts["figure"] == 4 and counts["collect"] == 1
 
 
 def test_lint_is_clean():

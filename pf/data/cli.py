@@ -11,13 +11,29 @@ from pf.io import dumps_json
 from pf.tasks import TASK_ORDER
 
 
+EXAMPLES = """\
+examples:
+  pf data summary --task all --source synthetic
+  pf data summary --task rte --source glue_dir --data-dir /data/glue --json
+"""
+
+
 def register(subparsers) -> None:
-    p = subparsers.add_parser("data", help="inspect task data (GLUE hub, GLUE directory, synthetic)")
+    p = subparsers.add_parser(
+        "data", help="inspect task data (GLUE hub, GLUE directory, synthetic)",
+        description="Inspect the data of the six GLUE tasks from any of the three sources "
+                    "(data.source in a config): hub (nyu-mll/glue on the Hugging Face hub), "
+                    "glue_dir (a GLUE download) or synthetic (the offline stand-in).",
+        epilog=EXAMPLES)
     sub = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
     sub.required = True
-    s = sub.add_parser("summary", help="split sizes and label counts")
+    s = sub.add_parser(
+        "summary", help="split sizes and label counts",
+        description="Split sizes and label counts of a task (or all six) from one source.",
+        epilog=EXAMPLES)
     s.add_argument("--task", required=True, help=f"one of {', '.join(TASK_ORDER)}, or 'all'")
-    s.add_argument("--source", required=True, help="hub | glue_dir | synthetic")
+    s.add_argument("--source", required=True,
+                   help="hub (nyu-mll/glue), glue_dir (needs --data-dir) or synthetic")
     s.add_argument("--data-dir", default=None, help="GLUE directory (source glue_dir)")
     s.add_argument("--synthetic-json", default=None,
                    help='sizes of the synthetic splits, e.g. \'{"train_size": 3000, "dev_size": 500}\'')

@@ -7,10 +7,9 @@ SST-2, MRPC and QQP name their classes (negative / not_equivalent / not_duplicat
 
 from __future__ import annotations
 
-import os
-
 from pf.data.base import Example, TaskData
 from pf.errors import PfError
+from pf.hf_hub import hub_switched_off
 from pf.tasks import TaskSpec
 
 HUB_DATASET = "nyu-mll/glue"
@@ -33,28 +32,34 @@ def hub_label_map(spec: TaskSpec) -> dict[int, int]:
     return out
 
 
-def _unreachable(spec: TaskSpec, err: BaseException) -> PfError:
-    why = ("HF_DATASETS_OFFLINE / HF_HUB_OFFLINE is set"
-           if any(os.environ.get(v, "").lower() in ("1", "true", "yes")
-                  for v in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"))
+def _unreachable(spec: TaskSpec, err: BaseException, advice: bool) -> PfError:
+    switch = hub_switched_off(datasets=True)
+    why = (f"{switch} is set and the Hugging Face cache has no copy" if switch
            else "the Hugging Face hub is unreachable or has no cached copy")
     first = (str(err).splitlines() or [""])[0][:200]
-    return PfError(
-        f"cannot load {HUB_DATASET} '{spec.hub_config}' from the hub: {why}. Use source "
-        f"'glue_dir' with a directory in the GLUE download layout, or source 'synthetic' for "
-        f"the offline stand-in. ({type(err).__name__}: {first})"
-    )
+    hint = (" To run offline, fetch it first where the hub is reachable (`pf download --config "
+            "CONFIG`, into the Hugging Face cache the jobs read: HF_HOME); or use source "
+            "'glue_dir' with a directory in the GLUE download layout, or source 'synthetic' "
+            "for the offline stand-in." if advice else "")
+    return PfError(f"cannot load {HUB_DATASET} '{spec.hub_config}' from the hub: {why}.{hint} "
+                   f"({type(err).__name__}: {first})")
 
 
-def load_hub(spec: TaskSpec) -> TaskData:
+def fetch_hub(spec: TaskSpec, advice: bool = True):
+    """`datasets.load_dataset` of the task: from the hub, or from the cache when offline.
+    `advice`: whether an error says how to run offline (not when `pf download` is asking)."""
     try:
         import datasets
     except ImportError as err:  # pragma: no cover - a pinned dependency
         raise PfError(f"the 'datasets' package is needed for source 'hub' ({err})") from None
     try:
-        ds = datasets.load_dataset(HUB_DATASET, spec.hub_config)
+        return datasets.load_dataset(HUB_DATASET, spec.hub_config)
     except Exception as err:  # noqa: BLE001 - any failure to reach or read the hub
-        raise _unreachable(spec, err) from None
+        raise _unreachable(spec, err, advice) from None
+
+
+def load_hub(spec: TaskSpec) -> TaskData:
+    ds = fetch_hub(spec)
     mapping = hub_label_map(spec)
     col_a, col_b = spec.hub_text
     splits = {}

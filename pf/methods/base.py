@@ -36,12 +36,16 @@ ExitState = dict[str, torch.Tensor]
 class FreezeDecision:
     """What is frozen for one optimizer step (sampled by `MultiExitModel.sample_freeze`).
 
-    `detach_layers`: the outputs of layers 1..detach_layers are detached in `forward`
-    (released-code schedule). `frozen_layers`: 1-based layers whose parameters receive no
+    `detached`: one entry per forward pass (micro-batch) of the step, the 1-based layers
+    whose output `forward` detaches in that pass (released-code schedule: a fresh draw per
+    layer and per forward pass). `frozen_layers`: 1-based layers whose parameters receive no
     update this step (paper schedule; the trainer sets their gradients to None)."""
 
-    detach_layers: int = 0
+    detached: tuple[tuple[int, ...], ...] = ()
     frozen_layers: tuple[int, ...] = ()
+
+    def detached_in(self, micro_batch: int) -> tuple[int, ...]:
+        return self.detached[micro_batch] if micro_batch < len(self.detached) else ()
 
 
 @dataclass
@@ -49,6 +53,9 @@ class TrainContext:
     """Where training stands, handed to `forward` and `loss`.
 
     step/total_steps count optimizer steps within the current stage (0-based step);
+    forward_step counts the training forward passes of the stage made before this step's
+    first micro-batch, micro_batches is how many this step makes and micro_batch is the one
+    running (the released freeze schedule counts forward passes);
     `generator` is the seeded generator for stochastic training decisions (freezing);
     `targets` holds, for the running micro-batch, the rows of what the model's
     `training_targets` computed once before training (e.g. a teacher's logits)."""
@@ -59,6 +66,9 @@ class TrainContext:
     epoch: int = 0
     generator: torch.Generator | None = None
     freeze: FreezeDecision | None = None
+    forward_step: int = 0
+    micro_batches: int = 1
+    micro_batch: int = 0
     targets: dict[str, torch.Tensor] | None = None
 
 
@@ -101,9 +111,10 @@ class MultiExitModel(nn.Module):
     method: ClassVar[str]
     options_class: ClassVar[type[MethodOptions]]
     exit_rule: ClassVar[str] = "entropy"   # the pf.exits rule this method's exits use
-    # True: the method reads attention probabilities or scores, so its backbone runs `eager`
-    # attention (everything else runs `sdpa`; pf.backbones.ATTN_IMPLEMENTATIONS)
-    needs_attention: ClassVar[bool] = False
+    # "eager" for a method that reads attention probabilities from the attention modules
+    # (only eager attention returns them): its backbone (and teacher) are switched to it.
+    # None: the backbone's own, `sdpa` by default (pf.backbones.ATTN_IMPLEMENTATIONS).
+    attn_implementation: ClassVar[str | None] = None
 
     def __init__(self, encoder: LayerwiseEncoder, num_labels: int, options: MethodOptions,
                  exit_layers: tuple[int, ...], n_layers_full: int):
@@ -138,7 +149,13 @@ class MultiExitModel(nn.Module):
 
     @property
     def dropout_p(self) -> float:
-        return float(getattr(self.encoder.model.config, "hidden_dropout_prob", 0.1))
+        """Head dropout: the backbone's `hidden_dropout_prob`, on ALBERT its
+        `classifier_dropout_prob` (what ALBERT's sequence-classification head, PABEE's and
+        the released Past-Future code use there; ALBERT's hidden dropout is 0)."""
+        config = self.encoder.model.config
+        key = "classifier_dropout_prob" if self.encoder.family == "albert" else "hidden_dropout_prob"
+        value = getattr(config, key, None)
+        return 0.1 if value is None else float(value)
 
     def head_parameters(self) -> Iterator[tuple[str, nn.Parameter]]:
         """Parameters added to the backbone (everything outside `encoder`)."""
@@ -155,6 +172,11 @@ class MultiExitModel(nn.Module):
         """Switch requires_grad for `stage` (default: everything trainable)."""
         for p in self.parameters():
             p.requires_grad_(True)
+
+    def optimizer_parameters(self, stage: str) -> list[nn.Parameter]:
+        """What the optimizer updates in `stage` (default: every parameter that requires
+        grad). Gradient clipping sees every gradient, also of parameters not listed here."""
+        return [p for p in self.parameters() if p.requires_grad]
 
     def training_targets(self, data, batch_size: int, device, autocast
                          ) -> dict[str, torch.Tensor] | None:
@@ -199,13 +221,14 @@ class MultiExitModel(nn.Module):
         enc = self.encoder
         h = enc.embed(inputs)
         bias = enc.attention_bias(inputs.attention_mask, h.dtype)
-        detach = ctx.freeze.detach_layers if ctx is not None and ctx.freeze is not None else 0
+        detached = (ctx.freeze.detached_in(ctx.micro_batch)
+                    if ctx is not None and ctx.freeze is not None else ())
         state = self.init_state(inputs.input_ids.shape[0], inputs.input_ids.device)
         logits: list[torch.Tensor] = []
         auxes: list[dict[str, torch.Tensor]] = []
         for i in range(enc.n_layers):
             h = enc.layer(i, h, bias)
-            if i < detach:
+            if i + 1 in detached:
                 h = h.detach()
             result = self.step(i, h, state)
             state = result.state

@@ -2,11 +2,14 @@
 
 Off-ramp i (layers 1..n-1) = its own pooler (a copy of the pretrained pooler, taken when the
 model is built) + dropout + linear. Layer n predicts with the final classifier: the
-backbone's pretrained pooler + dropout + linear.
+backbone's pretrained pooler + dropout + linear. (The original code also builds an n-th
+off-ramp, never trained, and tests it before the final classifier at layer n; we follow the
+paper, where the final classifier answers at layer n: docs/METHODS.md.)
 Stage "backbone": backbone and final classifier are fine-tuned with the final CE.
-Stage "ramps": backbone and final classifier get requires_grad=False (so the optimizer and
-gradient clipping never see them) and the off-ramps train on the unweighted sum of their
-cross-entropies.
+Stage "ramps": the off-ramps train on the unweighted sum of their cross-entropies. As in
+the original (run_glue_deebert.py, train(train_highway=True)) only the off-ramps are given
+to the optimizer while nothing is frozen: the backbone receives the off-ramps' gradients,
+which enter the global-norm gradient clipping, but is never updated.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ STAGES = ("backbone", "ramps")
 
 @dataclass(frozen=True)
 class DeebertOptions(MethodOptions):
-    dropout: float | None = None      # off-ramp/classifier dropout; None = backbone's
+    dropout: float | None = None      # off-ramp/classifier dropout; None = the backbone's (dropout_p)
 
     def check(self, method: str) -> None:
         check_range(method, "dropout", self.dropout, 0.0, 1.0)
@@ -64,9 +67,13 @@ class DeebertModel(MultiExitModel):
 
     def set_stage(self, stage: str) -> None:
         stage1 = stage == "backbone"
-        self.encoder.requires_grad_(stage1)
-        self.classifier.requires_grad_(stage1)
+        self.requires_grad_(True)
         self.ramps.requires_grad_(not stage1)
+
+    def optimizer_parameters(self, stage: str) -> list[nn.Parameter]:
+        if stage == "backbone":
+            return [p for p in self.parameters() if p.requires_grad]
+        return list(self.ramps.parameters())
 
     def step(self, layer_idx, hidden, state):
         if layer_idx == self.encoder.n_layers - 1:

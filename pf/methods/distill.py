@@ -12,21 +12,25 @@ student's device and dtype. A restored student needs no teacher.
             covered by the logits term), c = [CLS] hidden vector                 (Sun et al.)
   tinybert  task-specific distillation without general distillation or augmentation
             (Jiao et al.), in two stages: "intermediate" = MSE of embeddings + sum_k MSE of
-            hidden states and of attention probabilities, student layer k <-> teacher layer
-            k n/m; then "prediction" = soft cross-entropy to the teacher's logits at
-            temperature T. Attention probabilities are read with forward hooks on the
-            self-attention modules (eager attention returns them; after attention dropout
-            in training mode), so tinybert's teacher and student run `eager` attention
-            (`needs_attention`); the others keep the backbone's (sdpa by default).
+            hidden states and of attention score matrices, student layer k <-> teacher
+            layer k n/m; then "prediction" = soft cross-entropy to the teacher's logits at
+            temperature T. The attention loss compares the scores A = Q K^T / sqrt(d_head)
+            before the softmax, as the TinyBERT paper defines it (equation 7), for student
+            and teacher alike: they are recomputed from each layer's input with its query
+            and key projections, so no attention dropout and no softmax enters, and padded
+            key positions are set to 0 in both (TinyBERT's code zeroes masked scores).
 The teacher's logits never change (it stays in eval mode), so they are computed once per
 training example before training (`training_targets`) and read back at every step; the
 teacher itself runs only as deep as a loss needs its hidden states (pkd: the deepest matched
 layer; tinybert's intermediate stage: all; kd and tinybert's prediction stage: not at all).
+The scores do not depend on the attention kernel, so every student runs the backbone's
+(sdpa by default).
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import torch
@@ -81,7 +85,7 @@ class TinyBertOptions(DistillOptions):
 class EncoderTrace:
     embeddings: torch.Tensor          # [B, L, d]
     hidden: list[torch.Tensor]        # per layer [B, L, d]
-    attention: list[torch.Tensor]     # per layer [B, H, L, L] (empty unless asked)
+    attention: list[torch.Tensor]     # per layer [B, H, L, L] scores (empty unless asked)
 
 
 def _attention_module(encoder: LayerwiseEncoder, i: int):
@@ -91,28 +95,29 @@ def _attention_module(encoder: LayerwiseEncoder, i: int):
     return module.attention.self
 
 
+def attention_scores(module, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Q K^T / sqrt(d_head) of a self-attention module on its input [B, L, d] ->
+    [B, H, L, L], before mask and softmax; scores of padded key positions are 0."""
+    b, length, _ = hidden.shape
+    heads, size = module.num_attention_heads, module.attention_head_size
+    q = module.query(hidden).view(b, length, heads, size).transpose(1, 2)
+    k = module.key(hidden).view(b, length, heads, size).transpose(1, 2)
+    scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(size)
+    return scores * attention_mask[:, None, None, :].to(scores.dtype)
+
+
 def trace_encoder(encoder: LayerwiseEncoder, inputs: EncoderInputs, attention: bool,
                   n_layers: int | None = None) -> EncoderTrace:
     """Run the encoder layer by layer (the first `n_layers`, default all), keeping every
-    hidden state (and attention map)."""
+    hidden state (and attention scores)."""
     h = encoder.embed(inputs)
     bias = encoder.attention_bias(inputs.attention_mask, h.dtype)
     trace = EncoderTrace(h, [], [])
     for i in range(encoder.n_layers if n_layers is None else n_layers):
-        handle = None
         if attention:
-            def hook(mod, args, out):
-                weights = out[1] if isinstance(out, tuple) and len(out) > 1 else None
-                if weights is None:
-                    raise PfError("tinybert needs attention probabilities; set the backbone's "
-                                  "attn_implementation to 'eager'")
-                trace.attention.append(weights)
-            handle = _attention_module(encoder, i).register_forward_hook(hook)
-        try:
-            h = encoder.layer(i, h, bias)
-        finally:
-            if handle is not None:
-                handle.remove()
+            trace.attention.append(attention_scores(_attention_module(encoder, i), h,
+                                                    inputs.attention_mask))
+        h = encoder.layer(i, h, bias)
         trace.hidden.append(h)
     return trace
 
@@ -122,7 +127,7 @@ class DistillModel(SingleExitModel):
 
     method = "kd"
     options_class = KdOptions
-    needs_attention = False
+    needs_attention = False       # traces carry attention scores (tinybert)
 
     def __init__(self, encoder, num_labels, options, n_layers_full):
         super().__init__(encoder, num_labels, options, n_layers_full)
@@ -143,8 +148,8 @@ class DistillModel(SingleExitModel):
                 raise PfError(f"{opts.teacher}: the teacher must be a `full` model, "
                               f"not '{loaded.info['method']}'")
             teacher = loaded.model
-            if cls.needs_attention:
-                teacher.encoder.set_attn_implementation("eager")
+            if cls.attn_implementation is not None:
+                teacher.encoder.set_attn_implementation(cls.attn_implementation)
             if teacher.num_labels != num_labels:
                 raise PfError(f"{opts.teacher}: teacher has {teacher.num_labels} labels, the "
                               f"task has {num_labels}")

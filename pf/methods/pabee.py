@@ -2,7 +2,9 @@
 
 One shared pooler (the backbone's pretrained one, so it is part of the encoder), dropout and
 a linear classifier per layer. One training stage over all parameters with the loss
-sum_i i*CE_i / sum_i i. The exit rule is patience (pf.exits "patience").
+sum_i i*CE_i / sum_i i. The exit rule is patience (pf.exits "patience"; patience 0 = no
+early exit, the last classifier answers, as in the original). Head dropout as the original:
+`hidden_dropout_prob`, on ALBERT `classifier_dropout_prob` (MultiExitModel.dropout_p).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pf.methods.options import MethodOptions, check_range, parse_options
 
 @dataclass(frozen=True)
 class PabeeOptions(MethodOptions):
-    dropout: float | None = None      # classifier dropout; None = backbone's hidden dropout
+    dropout: float | None = None      # classifier dropout; None = the backbone's (dropout_p)
 
     def check(self, method: str) -> None:
         check_range(method, "dropout", self.dropout, 0.0, 1.0)

@@ -6,15 +6,19 @@ State s_i = tanh(P_i h_i[CLS] + b_i) with a pooler P_i per layer.
 
 Options (`PastFutureOptions`):
   variant    "released" (default; the authors' code, which produced the paper's numbers) or
-             "paper" (the text). Differences implemented (SPEC section 3):
-               released: n new per-layer poolers, randomly initialised; learners
+             "paper" (the text). Differences implemented (SPEC section 3; every line with
+             its place in the released code in docs/METHODS.md):
+               released: n new per-layer poolers, randomly initialised (BERT, RoBERTa; on
+                 ALBERT the backbone's own pooler serves every layer); learners
                  tanh(W_j s_i + b_j); past inputs s_1..s_{i-1} detached at exit i;
-                 loss (L_ce + L_cos)/2; freeze schedule over training time; and, for
-                 strategy concat, the tied-block head: every layer k owns W_k: d -> C (+ C gate
-                 values when gated) shared by all exits, past logits = sum_{k<=i} W_k s_k,
-                 future logits = sum_{j>i} W_j s_hat_j,
+                 loss (L_ce + L_cos)/2; freeze schedule over training time, one draw per
+                 layer and forward pass; and, for strategy concat, the tied-block head: every
+                 layer k owns W_k: d -> C (+ C gate values when gated) shared by all exits,
+                 past logits = sum_{k<=i} W_k s_k, future logits = sum_{j>i} W_j s_hat_j,
                  alpha = sigmoid(Linear_CxC(tanh(mean_{k<=i} gate_k))) per label,
-                 logits = 2 alpha past + (2 - 2 alpha) future.
+                 logits = 2 alpha past + (2 - 2 alpha) future, at the last exit too (where
+                 the future sum is empty: 2 alpha past). Dropout is drawn afresh at every
+                 exit over all the states it reads, past ones included.
                paper: per-layer poolers start as copies of the pretrained pooler (the text
                  does not say; this is the natural reading of "state = pooled [CLS]");
                  learner = one feed-forward (affine) layer W_j s_i + b_j; gradient flows into
@@ -34,14 +38,13 @@ Options (`PastFutureOptions`):
   gate       true | false (fixed alpha = 0.5) | null (= true where a gate exists).
   frozen_layers   L of SPEC section 3 (0 = no freezing).
   freeze_schedule "released" | "paper" | null (= the variant's own).
-  imitation_input_grad  false (default): L_cos trains the learners only; the learner input
-             s_i still gets gradient through the future logits. true: L_cos also
-             back-propagates into s_i and the backbone. Neither the paper nor SPEC says; on
-             randomly initialised (tiny) backbones `true` lets L_cos collapse the states
-             into trivially imitable ones and the model stops learning the task (measured:
-             dev accuracy stuck at chance on a 12-layer tiny BERT where `false` reaches
-             100%), so the default keeps it off. Costs one extra learner pass in training.
-At the last exit there is no future: the past term alone.
+  imitation_input_grad  true (default; the released code, and the paper's loss read
+             literally: only the target s_j is detached): L_cos also back-propagates through
+             the learner into s_i, layer i's pooler and the backbone below it. false: L_cos
+             trains the learners only (s_i still gets gradient through the future logits;
+             one extra learner pass in training): an opt-out a config may choose, saying why.
+At the last exit there is no future: the released concat head gives 2 alpha past, the other
+heads the past term alone.
 Loss: L_ce = sum_i w_i CE_i with w_i = i / sum_j j; L_cos = mean over i = 1..n-1 of the mean
 over j > i of 1 - cos(s_hat_j, s_j.detach()).
 """
@@ -74,7 +77,7 @@ class PastFutureOptions(MethodOptions):
     frozen_layers: int = 0
     freeze_schedule: str | None = None
     dropout: float | None = None
-    imitation_input_grad: bool = False
+    imitation_input_grad: bool = True
 
     def check(self, method: str) -> None:
         check_choice(method, "variant", self.variant, VARIANTS)
@@ -111,18 +114,25 @@ class PastFutureModel(MultiExitModel):
                           f"exceeds the backbone's {n} layers")
         self.released = options.variant == "released"
         self.tied = self.released and options.strategy == "concat"
+        # released ALBERT code pools every layer with ALBERT's own pooler
+        self.shared_pooler = self.released and encoder.family == "albert"
         self.prediction_level = options.strategy in PREDICTION_STRATEGIES
         r = self.init_range
         self.dropout = nn.Dropout(self.dropout_p if options.dropout is None else options.dropout)
 
         # per-layer poolers, stacked: s_i = tanh(h_i[CLS] @ pool_weight[i].T + pool_bias[i])
         pretrained = encoder.pretrained_pooler()
-        if not self.released and pretrained is not None:
+        if self.shared_pooler:
+            if pretrained is None:
+                raise PfError("method 'pf' (variant released) on ALBERT pools with the "
+                              "backbone's pooler, but this model has none")
+        elif not self.released and pretrained is not None:
             w = pretrained.weight.detach().clone()[None].repeat(n, 1, 1)
             b = pretrained.bias.detach().clone()[None].repeat(n, 1)
+            self.pool_weight, self.pool_bias = nn.Parameter(w), nn.Parameter(b)
         else:
             w, b = torch.randn(n, d, d) * r, torch.zeros(n, d)
-        self.pool_weight, self.pool_bias = nn.Parameter(w), nn.Parameter(b)
+            self.pool_weight, self.pool_bias = nn.Parameter(w), nn.Parameter(b)
 
         # learners for the layers that can be a future (j = 2..n), stacked at index j - 2
         if options.future and n > 1:
@@ -152,6 +162,8 @@ class PastFutureModel(MultiExitModel):
 
     # --- pieces ---------------------------------------------------------------------------
     def pool(self, layer_idx: int, hidden: torch.Tensor) -> torch.Tensor:
+        if self.shared_pooler:
+            return torch.tanh(self.pooler(hidden[:, 0]))
         return torch.tanh(F.linear(hidden[:, 0], self.pool_weight[layer_idx],
                                    self.pool_bias[layer_idx]))
 
@@ -164,8 +176,9 @@ class PastFutureModel(MultiExitModel):
     def init_state(self, batch_size, device):
         if not self.tied:
             return {}
-        width = self.proj_weight.shape[1]
-        return {"past": torch.zeros(batch_size, width, device=device)}
+        d = self.proj_weight.shape[2]
+        return {"past": torch.zeros(batch_size, 0, d, device=device,
+                                    dtype=self.proj_weight.dtype)}
 
     def step(self, layer_idx, hidden, state):
         n = self.encoder.n_layers
@@ -189,22 +202,23 @@ class PastFutureModel(MultiExitModel):
 
     def _tied_step(self, li, s, shat, state):
         C = self.num_labels
-        w, b = self.proj_weight[li], self.proj_bias[li]
-        sd = self.dropout(s)
-        proj = F.linear(sd, w, b)
-        # the carried sum holds W_k s_k with s_k detached (only s_i carries gradient)
-        stored = F.linear(sd.detach(), w, b) if proj.requires_grad else proj
-        total = state["past"] + proj
-        new_state = {**state, "past": state["past"] + stored}
-        past = total[:, :C]
-        if shat is None:
-            return past, new_state, {}
-        wf, bf = self.proj_weight[li + 1:, :C], self.proj_bias[li + 1:, :C]
-        future = torch.einsum("bjd,jcd->bc", self.dropout(shat), wf) + bf.sum(0)
+        # the state carries s_1..s_{i-1} detached (only s_i carries gradient); every exit
+        # re-reads them through a fresh dropout mask, as the released forward does
+        states = torch.cat([state["past"], s[:, None].to(state["past"].dtype)], dim=1)
+        new_state = {**state, "past": states.detach()}
+        proj = torch.einsum("bkd,kcd->bc", self.dropout(states), self.proj_weight[:li + 1]) \
+            + self.proj_bias[:li + 1].sum(0)
+        past = proj[:, :C]
+        future = None
+        if shat is not None:
+            wf, bf = self.proj_weight[li + 1:, :C], self.proj_bias[li + 1:, :C]
+            future = torch.einsum("bjd,jcd->bc", self.dropout(shat), wf) + bf.sum(0)
         if self.options.gated:
-            alpha = torch.sigmoid(self.gate(torch.tanh(total[:, C:] / (li + 1))))
+            alpha = torch.sigmoid(self.gate(torch.tanh(proj[:, C:] / (li + 1))))
+            if future is None:          # last exit: the future sum is empty
+                return 2 * alpha * past, new_state, {}
             return 2 * alpha * past + (2 - 2 * alpha) * future, new_state, {}
-        return past + future, new_state, {}
+        return (past if future is None else past + future), new_state, {}
 
     def _vector_step(self, li, s, shat, state):
         sp, new_state = self.strategy.past(li + 1, s, state, keep_grad=not self.released)
@@ -269,16 +283,21 @@ class PastFutureModel(MultiExitModel):
         return LossTerms(total, parts)
 
     def sample_freeze(self, ctx: TrainContext) -> FreezeDecision | None:
-        """Released: the lowest L layer outputs are detached with probability
-        1 - step/total_steps. Paper: layer k <= L is frozen with probability 1 - (k-1)/L
+        """Released: in every forward pass t (counted over the stage's micro-batches, as the
+        released `cur_step`) and for each layer k <= L separately, a uniform draw
+        u > t/total_steps detaches that layer's output (probability 1 - t/total_steps).
+        Paper: layer k <= L is frozen for the optimizer step with probability 1 - (k-1)/L
         (1 at layer 1, falling linearly by 1/L per layer, so layer L+1 is never frozen)."""
         L = self.options.frozen_layers
         if L == 0 or ctx.generator is None:
             return None
         if self.options.schedule == "released":
-            u = torch.rand((), generator=ctx.generator).item()
-            p = max(0.0, 1.0 - ctx.step / max(1, ctx.total_steps))
-            return FreezeDecision(detach_layers=L if u < p else 0)
+            detached = []
+            for t in range(ctx.forward_step, ctx.forward_step + ctx.micro_batches):
+                u = torch.rand(L, generator=ctx.generator).tolist()
+                done = t / max(1, ctx.total_steps)
+                detached.append(tuple(k for k in range(1, L + 1) if u[k - 1] > done))
+            return FreezeDecision(detached=tuple(detached))
         u = torch.rand(L, generator=ctx.generator).tolist()
         frozen = tuple(k for k in range(1, L + 1) if u[k - 1] < 1.0 - (k - 1) / L)
         return FreezeDecision(frozen_layers=frozen)

@@ -23,7 +23,7 @@ from pf.methods.options import MethodOptions, check_range, parse_options
 
 @dataclass(frozen=True)
 class FullOptions(MethodOptions):
-    dropout: float | None = None      # classifier dropout; None = backbone's hidden dropout
+    dropout: float | None = None      # classifier dropout; None = the backbone's (dropout_p)
 
     def check(self, method: str) -> None:
         check_range(method, "dropout", self.dropout, 0.0, 1.0)

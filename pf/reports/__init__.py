@@ -1,7 +1,8 @@
 """Reports: metrics JSON -> tidy frame -> the paper's tables (LaTeX/CSV/Markdown) and figures.
 
-- `pf.reports.collect`  metrics (and latency) JSON files -> one tidy CSV (`pf collect`)
-- `pf.reports.spec`     `ReportSpec`: which variants make which table, tasks, targets, captions
+- `pf.reports.collect`  the given metrics (and latency) JSON files -> one tidy CSV (`pf collect`)
+- `pf.reports.spec`     `ReportSpec`: which results make which table and figure, labels, captions
+- `pf.reports.results`  exact look-up of results by (backbone, task, variant, seed, target)
 - `pf.reports.tables`   one function per table: tidy frame + spec -> `Table`
 - `pf.reports.figures`  Figures 3-6 as PNG
 - `pf.reports.diff`     numeric diff of two report directories / table CSVs (`pf diff`)

@@ -1,47 +1,62 @@
-"""`pf report`: tables and figures from the tidy metrics CSV.
+"""`pf report`: tables and figures from exactly the results given.
 
-    pf report --metrics reports/metrics.csv --spec report.yaml --out-dir reports --table 1
-    pf report --metrics reports/metrics.csv --spec report.yaml --out-dir reports --table all
-    pf report --metrics reports/metrics.csv --results results --out-dir reports --figure 3
-    pf report --latency-csv reports/latency_raw.csv --spec report.yaml --out-dir reports --latency
-    pf report --results results --spec report.yaml --out-dir reports --all
+    pf report --spec results/report_spec.json --out-dir reports --table 2 \\
+              --metrics results/metrics/bert/mrpc/pf/seed42/target3.json ...
+    pf report --spec spec.yaml --out-dir reports --table all --metrics reports/metrics.csv
+    pf report --spec spec.yaml --out-dir reports --figure 3 \\
+              --metrics reports/metrics.csv --curves results/curves/bert/*/*/seed42.csv
+    pf report --spec spec.yaml --out-dir reports --latency --latency-inputs results/latency/...
 
-Outputs (atomic): {out-dir}/table{N}.{tex,csv,md}, {out-dir}/figure{N}.png,
-{out-dir}/latency.{tex,csv,md}. `--table` and `--figure` repeat. Without `--metrics` the
-metrics JSONs under `--results` are collected on the fly; without `--latency-csv` the
-latency JSONs under `--results/latency` are. `--spec` is optional (defaults: see
-pf/reports/spec.py).
+`--metrics` takes metrics JSON files of `pf evaluate` and/or tidy CSVs of `pf collect`;
+`--curves` curve CSVs of `pf curve` (named by their path, .../curves/B/T/V/seedS.csv);
+`--latency-inputs` latency JSONs of `pf latency` or a CSV of `pf collect --latency-out`.
+Nothing else is read: each table and figure takes exactly the results its spec names, and a
+missing one is an error naming it. Models flagged degenerate in the metrics are marked in
+the tables and named in a warning on stderr. Outputs (atomic): {out-dir}/table{N}.{tex,csv,md},
+{out-dir}/figure{N}.png, {out-dir}/latency.{tex,csv,md}.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
 from pf.errors import PfError
 
+EXAMPLES = """\
+examples (the layout of `make reports`; the workflow writes results/report_spec.json):
+  pf report --spec results/report_spec.json --out-dir reports --table 2 \\
+            --metrics reports/metrics.csv
+  pf report --spec results/report_spec.json --out-dir reports --figure 3 \\
+            --metrics reports/metrics.csv --curves results/curves/bert/*/pf/seed42.csv
+"""
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "report", help="render the paper's tables (LaTeX/CSV/Markdown) and figures (PNG)",
-        description="Render tables and figures from the tidy metrics CSV of `pf collect`.")
-    p.add_argument("--metrics", default=None, help="tidy metrics CSV (from `pf collect`)")
-    p.add_argument("--results", default=None,
-                   help="results directory: curve CSVs (figures 3, 5, 6), latency JSONs, "
-                        "and the metrics JSONs when --metrics is not given")
-    p.add_argument("--spec", default=None, help="ReportSpec YAML/JSON (optional)")
+        description=__doc__, epilog=EXAMPLES)
+    p.add_argument("--spec", default=None,
+                   help="ReportSpec YAML/JSON (the workflow writes results/report_spec.json; "
+                        "default: the paper's layout, see pf/reports/spec.py)")
     p.add_argument("--out-dir", required=True, help="where the tables and figures go")
+    p.add_argument("--metrics", nargs="+", default=[], metavar="FILE",
+                   help="metrics JSON files and/or tidy metrics CSVs: the only results read")
+    p.add_argument("--curves", nargs="+", default=[], metavar="CSV",
+                   help="trade-off curve CSVs for figures 3, 5, 6 (path "
+                        ".../curves/BACKBONE/TASK/VARIANT/seedS.csv)")
+    p.add_argument("--latency-inputs", nargs="+", default=[], metavar="FILE",
+                   help="latency JSON files of `pf latency` or a latency CSV")
     p.add_argument("--table", action="append", default=[], metavar="N",
                    help="table to render: 1..6, a table named in the spec, or 'all' "
                         "(repeatable)")
     p.add_argument("--figure", action="append", default=[], metavar="N",
                    help="figure to render: 3, 4, 5, 6 or 'all' (repeatable)")
-    p.add_argument("--latency", action="store_true", help="render the latency table")
-    p.add_argument("--latency-csv", default=None,
-                   help="latency CSV from `pf collect --latency-out` (else read --results)")
+    p.add_argument("--latency", action="store_true",
+                   help="render the latency table (from --latency-inputs)")
     p.add_argument("--all", action="store_true",
-                   help="every table and figure of the spec (+ latency if --latency); "
-                        "tables without any data are skipped with a message")
+                   help="every table and figure of the spec (+ latency with --latency)")
     p.set_defaults(func=_run)
 
 
@@ -50,59 +65,49 @@ def _run(args) -> int:
 
     spec = load_spec(args.spec)
     out_dir = Path(args.out_dir)
-    tables = list(args.table)
-    figures = list(args.figure)
-    if args.all:
-        tables, figures = ["all"], ["all"]
+    tables = list(spec.tables) if args.all or "all" in args.table else list(args.table)
+    figures = (spec.figure_numbers() if args.all or "all" in args.figure
+               else list(args.figure))
     if not (tables or figures or args.latency):
         raise PfError("nothing to render: give --table N, --figure N, --latency or --all")
+    index = None
+    if args.metrics:
+        from pf.reports.collect import read_metrics
+        from pf.reports.results import MetricsIndex
+
+        index = MetricsIndex(read_metrics(args.metrics))
+    elif tables:
+        raise PfError("tables need their results: give --metrics FILE ... (metrics JSON "
+                      "files or a CSV of `pf collect`)")
     written: list[Path] = []
-    if tables or figures:
-        frame = _metrics_frame(args)
+    warnings: list[str] = []
     if tables:
         from pf.reports.tables import build_table
 
-        every = "all" in tables
-        for name in (list(spec.tables) if every else tables):
-            try:
-                written += build_table(str(name), frame, spec).write(out_dir)
-            except PfError as err:
-                if not every:
-                    raise
-                # with --all / --table all a table without any data is skipped, loudly
-                print(f"pf report: skipped table {name}: {err}", file=sys.stderr)
+        built = [build_table(str(name), index, spec) for name in tables]
+        for table in built:
+            written += table.write(out_dir)
+            warnings += [f"{table.name}: {d}" for d in table.degenerate]
     if figures:
-        from pf.reports.figures import figure_numbers, render_figure
+        from pf.reports.figures import CurveFiles, render_figure
 
-        every = "all" in figures
-        for num in (figure_numbers(spec) if every else figures):
-            try:
-                written.append(render_figure(num, frame, spec, args.results,
-                                             out_dir / f"figure{num}.png"))
-            except PfError as err:
-                if not every:
-                    raise
-                print(f"pf report: skipped figure {num}: {err}", file=sys.stderr)
+        curves = CurveFiles(args.curves)
+        for num in figures:
+            path, degenerate = render_figure(num, index, curves, spec,
+                                             out_dir / f"figure{num}.png")
+            written.append(path)
+            warnings += [f"figure{num}: {d}" for d in degenerate]
     if args.latency:
-        from pf.reports.collect import collect_latency, read_latency_csv
+        from pf.reports.collect import read_latency
         from pf.reports.tables import latency_table
 
-        if args.latency_csv:
-            lat = read_latency_csv(args.latency_csv)
-        elif args.results:
-            lat = collect_latency(args.results)
-        else:
-            raise PfError("--latency needs --latency-csv FILE or --results DIR")
-        written += latency_table(lat, spec).write(out_dir)
+        if not args.latency_inputs:
+            raise PfError("--latency needs --latency-inputs FILE ...")
+        written += latency_table(read_latency(args.latency_inputs), spec).write(out_dir)
+    for line in warnings:
+        print(f"pf report: warning: degenerate model in {line}", file=sys.stderr)
+    if warnings:
+        print(f"pf report: warning: {len(warnings)} degenerate result(s), marked † in the "
+              f"tables: no better than a constant answer", file=sys.stderr)
     print(f"pf report: wrote {len(written)} file(s) to {out_dir}")
     return 0
-
-
-def _metrics_frame(args):
-    from pf.reports.collect import collect_metrics, normalise_frame, read_metrics_csv
-
-    if args.metrics:
-        return read_metrics_csv(args.metrics)
-    if args.results:
-        return normalise_frame(collect_metrics(args.results), f"{args.results}/metrics")
-    raise PfError("give --metrics FILE.csv (from `pf collect`) or --results DIR")

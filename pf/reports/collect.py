@@ -1,19 +1,22 @@
-"""Collect result JSON files into tidy frames (`pf collect`).
+"""Metrics (and latency) JSON files -> one tidy pandas frame / CSV.
 
-Metrics: every `{results}/metrics/{backbone}/{task}/{variant}/seed{seed}/target{target}.json`
-is checked with `pf.metrics_schema.validate_metrics` and becomes one row. Scalar fields keep
-their names (`target` is empty for files without a target; `outputs` paths are dropped); the `metrics` dict is flattened to
-`metric_<name>` columns; `exit_counts`, `method_options` and `versions` are stored as
-canonical JSON strings (parsed back by `read_metrics_csv`). A `source` column holds the
-file's path relative to the results directory.
+Only the files named are read: the workflow passes exactly the metrics files of the tables
+and figures it builds, so a stale file of an earlier config lying in the results folder never
+reaches a report.
 
-Latency: every `{results}/latency/{backbone}/{task}/{variant}/seed{seed}.json` becomes one
-row per batch size (`collect_latency`), with columns backbone, task, variant, seed,
-rule_param, layer_speedup, batch_size, full_seconds, engine_seconds, measured_speedup.
-The reader tolerates the usual spellings of the per-batch-size block (see
-`_latency_batches`).
+Metrics: one row per file, validated with pf.metrics_schema. The first columns are
+`backbone, task, variant, seed, target, metric, score, n_examples, majority, degenerate`
+(`majority` = the JSON's `majority_score`, on the same 0-1 scale as `score`), then the other
+fields of the JSON (`outputs` paths are dropped); the `metrics` dict is flattened to
+`metric_<name>` columns; `exit_counts`, `prediction_counts`, `label_counts`, `method_options`
+and `versions` are canonical JSON strings (parsed back by `read_metrics_csv`). `source` is
+the file's path from its `metrics/` folder on (`metrics/bert/mrpc/pf/seed42/target2.json`).
 
-    pf collect --results DIR --out reports/metrics.csv [--latency-out reports/latency_raw.csv]
+Latency: each `{results}/latency/{backbone}/{task}/{variant}/seed{seed}.json` becomes one
+row per batch size (`collect_latency`): backbone, task, variant, seed, rule_param,
+layer_speedup, batch_size, full_seconds, engine_seconds, measured_speedup.
+
+    pf collect results/metrics/bert/mrpc/pf/seed42/target2.json ... --out reports/metrics.csv
 """
 
 from __future__ import annotations
@@ -21,78 +24,60 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from pf.errors import PfError
 from pf.io import atomic_path, read_json
 
-# Fields every metrics JSON must hold (the contract with pf/evaluate.py; the full list with
-# types lives in pf/metrics_schema.FIELDS, whose validator is called on every file).
-REQUIRED_FIELDS: tuple[str, ...] = (
-    "backbone", "n_layers", "task", "method", "variant", "method_options", "seed",
-    "target", "speedup", "rule", "rule_param", "metric", "score", "metrics",
-    "exit_counts", "n_examples", "split", "calibration_split", "versions",
-)
-JSON_COLUMNS: tuple[str, ...] = ("method_options", "exit_counts", "versions")
-# Column order of the tidy frame: these first (when present), then the other scalar fields
-# of the JSON in schema order, then the metric_* columns (sorted), then `source`.
+JSON_COLUMNS: tuple[str, ...] = ("method_options", "exit_counts", "prediction_counts",
+                                 "label_counts", "versions")
+# Column order of the tidy frame: these first, then the other fields of the JSON in schema
+# order, then the metric_* columns (sorted), then `source`.
 BASE_COLUMNS: tuple[str, ...] = (
-    "backbone", "n_layers", "task", "method", "variant", "seed", "target",
-    "speedup", "rule", "rule_param", "metric", "score", "n_examples", "split",
-    "calibration_split", "method_options", "exit_counts", "versions",
+    "backbone", "task", "variant", "seed", "target", "metric", "score", "n_examples",
+    "majority", "degenerate", "method", "n_layers", "speedup", "rule", "rule_param", "split",
+    "calibration_split", "majority_class", "top_prediction_share", "degenerate_reason",
+    "prediction_counts", "label_counts", "method_options", "exit_counts", "versions",
 )
-SORT_KEYS: tuple[str, ...] = ("backbone", "task", "variant", "seed", "target")
+# JSON field -> frame column, where they differ.
+RENAMED: dict[str, str] = {"majority_score": "majority"}
+KEY_COLUMNS: tuple[str, ...] = ("backbone", "task", "variant", "seed", "target")
 # Columns a metrics CSV must hold to build reports.
 REPORT_COLUMNS: tuple[str, ...] = (
-    "backbone", "n_layers", "task", "method", "variant", "seed", "target",
-    "speedup", "rule", "metric", "score", "exit_counts",
+    "backbone", "n_layers", "task", "method", "variant", "seed", "target", "speedup",
+    "rule", "metric", "score", "n_examples", "majority", "degenerate", "exit_counts",
 )
 # Fields not copied into the frame (paths of the machine that ran evaluate).
-_DROPPED = ("outputs", "calibration_outputs")
+_DROPPED = ("outputs", "calibration_outputs", "schema")
 
 
-def _validate(obj: Any, path: Path) -> None:
-    """pf.metrics_schema's validator; then the fields the reports need, whatever it checked."""
-    try:
-        from pf.metrics_schema import validate_metrics
-    except ImportError:  # pragma: no cover - the schema module ships with pf
-        validate_metrics = None
-    if validate_metrics is not None:
-        validate_metrics(obj, str(path))
-    if not isinstance(obj, dict):
-        raise PfError(f"{path}: expected a JSON object, got {type(obj).__name__}")
-    for field in REQUIRED_FIELDS:
-        if field not in obj:
-            raise PfError(f"{path}: missing field '{field}'")
-    if not isinstance(obj["metrics"], dict):
-        raise PfError(f"{path}: field 'metrics' must be an object")
-    if not isinstance(obj["exit_counts"], list):
-        raise PfError(f"{path}: field 'exit_counts' must be a list")
-    for field in ("score", "speedup"):
-        value = obj[field]
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise PfError(f"{path}: field '{field}' must be a number, got {value!r}")
+def metrics_source(path: Path) -> str:
+    """`path` from its `metrics/` folder on (stable whatever the results folder is)."""
+    parts = path.parts
+    if len(parts) >= 6 and parts[-6] == "metrics":
+        return Path(*parts[-6:]).as_posix()
+    return path.as_posix()
 
 
-def _check_path_agrees(obj: dict, rel: Path, path: Path) -> None:
-    """The directory coordinates must match the JSON's own fields."""
-    parts = rel.parts  # metrics/backbone/task/variant/seedS/targetT.json
-    if len(parts) != 6:
+def _check_path_agrees(obj: dict, path: Path) -> None:
+    """A file at metrics/{backbone}/{task}/{variant}/seed{seed}/target{target}.json must say
+    the same in its fields."""
+    parts = path.parts
+    if len(parts) < 6 or parts[-6] != "metrics":
         return
-    _, backbone, task, variant, seed_dir, target_file = parts
-    expect = {"backbone": backbone, "task": task, "variant": variant}
-    for field, value in expect.items():
+    backbone, task, variant, seed_dir, target_file = parts[-5:]
+    for field, value in (("backbone", backbone), ("task", task), ("variant", variant)):
         if str(obj[field]) != value:
             raise PfError(f"{path}: field '{field}' is {obj[field]!r} but the path says {value!r}")
-    if seed_dir.startswith("seed") and seed_dir[4:].lstrip("-").isdigit():
-        if int(seed_dir[4:]) != int(obj["seed"]):
-            raise PfError(f"{path}: field 'seed' is {obj['seed']!r} but the path says {seed_dir}")
-    stem = target_file[: -len(".json")] if target_file.endswith(".json") else target_file
+    if seed_dir.startswith("seed") and seed_dir[4:].isdigit() and int(seed_dir[4:]) != obj["seed"]:
+        raise PfError(f"{path}: field 'seed' is {obj['seed']!r} but the path says {seed_dir}")
+    stem = target_file.removesuffix(".json")
     if stem.startswith("target") and obj["target"] is not None:
         try:
-            t = float(stem[len("target"):].rstrip("x"))
+            t = float(stem[len("target"):])
         except ValueError:
             return
         if not math.isclose(t, float(obj["target"]), rel_tol=1e-6, abs_tol=1e-6):
@@ -103,44 +88,40 @@ def _check_path_agrees(obj: dict, rel: Path, path: Path) -> None:
 def metrics_row(obj: dict, source: str) -> dict[str, Any]:
     """One tidy row from one (validated) metrics JSON object."""
     row: dict[str, Any] = {}
+    fields = {RENAMED.get(k, k): v for k, v in obj.items() if k not in _DROPPED}
     for col in BASE_COLUMNS:
-        row[col] = json.dumps(obj[col], sort_keys=True) if col in JSON_COLUMNS else obj[col]
-    for col, value in obj.items():
-        if col in row or col in _DROPPED or col == "metrics":
-            continue
-        row[col] = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) \
-            else value
+        row[col] = fields[col]
+    for col, value in fields.items():
+        if col not in row and col != "metrics":
+            row[col] = value
+    for col in row:
+        if isinstance(row[col], (dict, list)):
+            row[col] = json.dumps(row[col], sort_keys=True)
     for name, value in sorted(obj["metrics"].items()):
         row[f"metric_{name}"] = value
     row["source"] = source
     return row
 
 
-def find_metrics_files(results: str | os.PathLike) -> list[Path]:
-    root = Path(results) / "metrics"
-    if not root.is_dir():
-        raise PfError(f"{results}: no 'metrics' directory (expected {root})")
-    return sorted(root.rglob("*.json"))
+def collect_metrics(paths: Iterable[str | os.PathLike]):
+    """The metrics JSON files `paths` (exactly those) as one tidy frame, sorted by key."""
+    from pf.metrics_schema import validate_metrics
 
-
-def collect_metrics(results: str | os.PathLike):
-    """Read every metrics JSON under `results`/metrics into one tidy frame (sorted rows)."""
-    results = Path(results)
-    files = find_metrics_files(results)
-    if not files:
-        raise PfError(f"{results}/metrics: no metrics JSON files found")
     rows = []
-    for path in files:
-        obj = read_json(path)
-        _validate(obj, path)
-        rel = path.relative_to(results)
-        _check_path_agrees(obj, rel, path)
-        rows.append(metrics_row(obj, rel.as_posix()))
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise PfError(f"{path}: metrics file not found")
+        obj = validate_metrics(read_json(path), str(path))
+        _check_path_agrees(obj, path)
+        rows.append(metrics_row(obj, metrics_source(path)))
+    if not rows:
+        raise PfError("no metrics files given")
     return tidy_frame(rows)
 
 
 def tidy_frame(rows: list[Mapping[str, Any]]):
-    """A frame with the standard column order and row order from row dicts."""
+    """A frame with the standard column order and row order from row dicts; a key
+    (backbone, task, variant, seed, target) given twice is an error naming both sources."""
     import pandas as pd
 
     frame = pd.DataFrame(list(rows))
@@ -150,8 +131,20 @@ def tidy_frame(rows: list[Mapping[str, Any]]):
              and c != "source"]
     cols += metric_cols + (["source"] if "source" in frame.columns else [])
     frame = frame[cols]
-    keys = [k for k in SORT_KEYS if k in frame.columns]
-    return frame.sort_values(keys, kind="stable", na_position="first").reset_index(drop=True)
+    _check_unique(frame)
+    return frame.sort_values(list(KEY_COLUMNS), kind="stable",
+                             na_position="first").reset_index(drop=True)
+
+
+def _check_unique(frame, where: str = "metrics") -> None:
+    keys = frame[list(KEY_COLUMNS)].astype(str)
+    dup = keys.duplicated(keep=False)
+    if dup.any():
+        first = frame[dup].iloc[:2]
+        sources = list(first["source"]) if "source" in frame.columns else []
+        key = "/".join(str(v) for v in first[list(KEY_COLUMNS)].iloc[0])
+        raise PfError(f"{where}: the result {key} (backbone/task/variant/seed/target) is "
+                      f"given twice{': ' + ' and '.join(sources) if sources else ''}")
 
 
 def write_csv(frame, path: str | os.PathLike) -> None:
@@ -173,8 +166,25 @@ def read_metrics_csv(path: str | os.PathLike):
         raise PfError(f"{path}: not a readable CSV ({err})") from None
     for col in REPORT_COLUMNS:
         if col not in frame.columns:
-            raise PfError(f"{path}: missing column '{col}'")
+            raise PfError(f"{path}: missing column '{col}' (a metrics CSV of `pf collect`)")
     return normalise_frame(frame, str(path))
+
+
+def read_metrics(paths: Iterable[str | os.PathLike]):
+    """Metrics JSON files and/or tidy CSVs of `pf collect` -> one normalised frame."""
+    import pandas as pd
+
+    paths = [Path(p) for p in paths]
+    csvs = [p for p in paths if p.suffix == ".csv"]
+    jsons = [p for p in paths if p.suffix != ".csv"]
+    frames = [read_metrics_csv(p) for p in csvs]
+    if jsons:
+        frames.append(normalise_frame(collect_metrics(jsons), "metrics files"))
+    if not frames:
+        raise PfError("no metrics given (metrics JSON files or a metrics CSV)")
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    _check_unique(frame)
+    return frame
 
 
 def normalise_frame(frame, where: str = "metrics frame"):
@@ -183,16 +193,26 @@ def normalise_frame(frame, where: str = "metrics frame"):
     for col in JSON_COLUMNS:
         if col in frame.columns:
             frame[col] = [_parse_json_cell(v, col, where) for v in frame[col]]
-    for col in ("score", "speedup", "target"):
+    for col in ("score", "speedup", "target", "majority"):
         if col in frame.columns:
             frame[col] = frame[col].astype(float)
-    for col in ("seed", "n_layers"):
+    for col in ("seed", "n_layers", "n_examples"):
         if col in frame.columns:
             frame[col] = frame[col].astype(int)
+    if "degenerate" in frame.columns:
+        frame["degenerate"] = [_bool(v, where) for v in frame["degenerate"]]
     for col in ("backbone", "task", "variant", "method", "rule"):
         if col in frame.columns:
             frame[col] = frame[col].astype(str)
     return frame
+
+
+def _bool(value: Any, where: str) -> bool:
+    if isinstance(value, (bool, int)) or type(value).__name__ == "bool_":
+        return bool(value)
+    if str(value) in ("True", "False", "true", "false"):
+        return str(value).lower() == "true"
+    raise PfError(f"{where}: column 'degenerate' holds {value!r}, expected true or false")
 
 
 def _parse_json_cell(value: Any, col: str, where: str) -> Any:
@@ -288,23 +308,23 @@ def latency_rows(obj: Mapping[str, Any], path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def collect_latency(results: str | os.PathLike):
-    """Latency JSONs under `results`/latency -> tidy frame (one row per batch size)."""
+
+def collect_latency(paths: Iterable[str | os.PathLike]):
+    """The latency JSON files `paths` (exactly those) -> tidy frame, one row per batch size."""
     import pandas as pd
 
-    results = Path(results)
-    root = results / "latency"
-    files = sorted(root.rglob("*.json")) if root.is_dir() else []
-    if not files:
-        raise PfError(f"{root}: no latency JSON files found")
     rows = []
-    for path in files:
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise PfError(f"{path}: latency file not found")
         obj = read_json(path)
         if isinstance(obj, dict) and obj.get("seed") is None:
             stem = path.stem
             if stem.startswith("seed") and stem[4:].isdigit():
                 obj = {**obj, "seed": int(stem[4:])}
         rows.extend(latency_rows(obj, path))
+    if not rows:
+        raise PfError("no latency files given")
     frame = pd.DataFrame(rows)
     return frame.sort_values(["backbone", "task", "variant", "seed", "batch_size"],
                              kind="stable").reset_index(drop=True)
@@ -317,32 +337,55 @@ def read_latency_csv(path: str | os.PathLike):
     if not path.is_file():
         raise PfError(f"{path}: file not found")
     frame = pd.read_csv(path)
-    for col in ("backbone", "task", "variant", "batch_size", "measured_speedup"):
+    for col in ("backbone", "task", "variant", "seed", "batch_size", "measured_speedup"):
         if col not in frame.columns:
             raise PfError(f"{path}: missing column '{col}'")
     return frame
+
+
+def read_latency(paths: Iterable[str | os.PathLike]):
+    """Latency JSON files and/or latency CSVs of `pf collect --latency-out` -> one frame."""
+    import pandas as pd
+
+    paths = [Path(p) for p in paths]
+    frames = [read_latency_csv(p) for p in paths if p.suffix == ".csv"]
+    jsons = [p for p in paths if p.suffix != ".csv"]
+    if jsons:
+        frames.append(collect_latency(jsons))
+    if not frames:
+        raise PfError("no latency results given (latency JSON files or a latency CSV)")
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
 # --------------------------------------------------------------------------- CLI
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "collect", help="gather metrics JSON files into one tidy CSV",
-        description="Read every {results}/metrics/**/target*.json into one tidy CSV "
-                    "(one row per file).")
-    p.add_argument("--results", required=True, help="results directory")
-    p.add_argument("--out", required=True, help="output CSV (metrics)")
-    p.add_argument("--latency-out", default=None,
-                   help="also gather {results}/latency/**.json into this CSV")
+        "collect", help="gather the given metrics JSON files into one tidy CSV",
+        description="Read exactly the metrics JSON files given (one row each, validated) "
+                    "into one tidy CSV; optionally the given latency JSON files into another.",
+        epilog="example: pf collect results/metrics/bert/*/pf/seed42/target2.json "
+               "--out reports/metrics.csv")
+    p.add_argument("metrics", nargs="*", metavar="METRICS_JSON",
+                   help="metrics files written by `pf evaluate`")
+    p.add_argument("--out", required=True, help="output CSV (one row per metrics file)")
+    p.add_argument("--latency", nargs="+", default=[], metavar="LATENCY_JSON",
+                   help="latency files written by `pf latency` (with --latency-out)")
+    p.add_argument("--latency-out", default=None, help="output CSV of the latency rows")
     p.set_defaults(func=_run)
 
 
 def _run(args) -> int:
-    frame = collect_metrics(args.results)
+    if bool(args.latency) != bool(args.latency_out):
+        raise PfError("--latency and --latency-out go together")
+    frame = collect_metrics(args.metrics)
     write_csv(frame, args.out)
+    for rec in frame[frame["degenerate"].astype(bool)].to_dict("records"):
+        print(f"pf collect: warning: degenerate model {rec['source']}: "
+              f"{rec['degenerate_reason']}", file=sys.stderr)
     msg = f"pf collect: {len(frame)} metrics files -> {args.out}"
     if args.latency_out:
-        lat = collect_latency(args.results)
+        lat = collect_latency(args.latency)
         write_csv(lat, args.latency_out)
         msg += f"; {len(lat)} latency rows -> {args.latency_out}"
     print(msg)

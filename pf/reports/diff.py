@@ -4,8 +4,9 @@
 
 OLD and NEW are two report directories (every table `*.csv` in either is compared, matched
 by file name; a table CSV is one whose header starts with `block,row`, so the tidy
-metrics.csv beside the tables is skipped) or two CSV files (compared whatever their header). Rows are matched by their key columns (`block` and
-`row` for the tables of pf.reports.tables; otherwise the first column), columns by header.
+metrics.csv beside the tables is skipped) or two CSV files (compared whatever their header).
+Rows are matched by their key columns (`block`, `row` and `column` for the tables of
+pf.reports.tables, one row per cell; otherwise the first column), columns by header.
 A cell is parsed as numbers: "84.3 ± 0.4" gives mean 84.3 and std 0.4, "2.01×" gives 2.01,
 empty / "–" / "--" is missing. Reported: every number that moved by more than `--tol`
 (absolute), cells that became (non-)numeric, text that changed, and missing or extra
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from pf.errors import PfError
 
-KEY_COLUMNS = ("block", "row")
+KEY_COLUMNS = ("block", "row", "column")
 _MISSING = {"", "–", "-", "--", "—", "nan", "NaN", "n/a", "NA"}
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _CELL = re.compile(rf"^\s*\**\s*({_NUM})\s*(?:%|×|x)?\s*(?:(?:±|\+/-|\$\\pm\$)\s*({_NUM}))?"
@@ -147,13 +148,13 @@ def diff_tables(old: Path, new: Path, tol: float, name: str | None = None) -> li
 
 
 def is_table_csv(path: Path) -> bool:
-    """A report table CSV starts with the key columns `block,row` (metrics.csv does not)."""
+    """A report table CSV starts with the columns `block,row` (metrics.csv does not)."""
     try:
         with path.open(encoding="utf-8", newline="") as f:
             header = next(csv.reader(f), [])
     except (OSError, UnicodeDecodeError):
         return True  # let read_table_csv report it
-    return header[:2] == list(KEY_COLUMNS)
+    return header[:2] == list(KEY_COLUMNS[:2])
 
 
 def diff_paths(old: str | os.PathLike, new: str | os.PathLike, tol: float,
@@ -193,7 +194,9 @@ def register(subparsers) -> None:
         "diff", help="compare two report directories or table CSVs with a tolerance",
         description="Compare the *.csv tables of two report directories (or two table CSV "
                     "files) number by number. Exit 1 when a number moved by more than "
-                    "--tol or a table/row/column is missing or extra; 0 otherwise.")
+                    "--tol or a table/row/column is missing or extra; 0 otherwise.",
+        epilog="example:\n  pf diff reports/smoke /tmp/new/reports/smoke --tol 0.15 "
+               "--ignore latency.csv\n")
     p.add_argument("old", help="reference report directory or table CSV")
     p.add_argument("new", help="new report directory or table CSV")
     p.add_argument("--tol", type=float, default=0.0,

@@ -1,36 +1,36 @@
 """The paper's figures as PNG (matplotlib Agg backend, seaborn styling).
 
-- Figures 3, 5, 6 (`curve_figure`): score versus speed-up, one figure per backbone
-  (`spec.figures["curves"]` maps figure number -> backbone), one panel per analysis task.
-  Lines: the trade-off curve CSVs `{results}/curves/{backbone}/{task}/{variant}/seed{seed}.csv`
-  of `spec.figures["curve_variants"]` (one line per seed, later seeds fainter); markers: the
-  static models of `spec.figures["curve_points"]` (truncated, full...) from the metrics frame
-  at their achieved speed-up (mean over seeds).
+- Figures 3, 5, 6 (`curve_figure`): score versus speed-up for one backbone
+  (`spec.curve_figures`), one panel per analysis task. Lines: the trade-off curve CSVs
+  `{results}/curves/{backbone}/{task}/{variant}/seed{seed}.csv` of `spec.curve_variants`,
+  exactly the files given, for exactly the figure's seeds: one seed's curve as it is, or
+  with several seeds their mean, each seed's curve linearly interpolated on a common grid of
+  speed-ups (the range all seeds cover). Markers: the static models of `spec.curve_points`
+  from the metrics frame (mean over the seeds; hollow when a seed's model is degenerate).
 - Figure 4 (`exit_distribution_figure`): share of examples exiting at each layer, with
-  future information (`with_future`, default `pf`) and without (`without_future`, default
-  `pf-past`), at one target, summed over seeds; one panel per analysis task.
-
-Output is deterministic: fixed size and dpi, no timestamp or software metadata.
+  future information (`with_future`) and without (`without_future`), at one target, summed
+  over the figure's seeds; one panel per analysis task.
+The figure's subtitle says which seeds it shows and how they were combined. Output is
+deterministic: fixed size and dpi, no timestamp or software metadata.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pf.errors import PfError
 from pf.io import atomic_path
-from pf.reports.spec import ReportSpec, RowSpec
+from pf.reports.results import MetricsIndex, ResultKey, degenerate_results, resolve_seeds
+from pf.reports.spec import CurveFigureSpec, ReportSpec
 from pf.tasks import TASKS
 
 DPI = 150
 PNG_METADATA = {"Software": None}
-
-_SPEEDUP_COLS = ("speedup", "speed_up", "achieved_speedup", "layer_speedup")
-_SCORE_COLS = ("score", "metric_value", "value", "accuracy")
-_PARAM_COLS = ("param", "rule_param", "threshold", "tau", "patience")
+GRID_POINTS = 200     # speed-ups of the common grid of a mean curve
 
 
 def _pyplot():
@@ -52,64 +52,96 @@ def save_png(fig, path: str | os.PathLike) -> Path:
 
 # ------------------------------------------------------------------- curve files
 
-def read_curve_csv(path: str | os.PathLike, metric: str | None = None):
-    """One curve CSV (pf/curves.py: param, speedup, one column per metric) -> frame with
-    columns rule_param, speedup, score (score = the `metric` column, in [0, 1]; a `score`
-    column is accepted when the metric has none)."""
+@dataclass(frozen=True, order=True)
+class CurveKey:
+    backbone: str
+    task: str
+    variant: str
+    seed: int
+
+    def path(self) -> str:
+        return f"curves/{self.backbone}/{self.task}/{self.variant}/seed{self.seed}.csv"
+
+
+def curve_key(path: Path) -> CurveKey:
+    """The key of a curve file from its path `.../curves/{b}/{t}/{v}/seed{s}.csv`."""
+    parts = path.parts
+    stem = path.stem
+    if (len(parts) < 5 or parts[-5] != "curves" or path.suffix != ".csv"
+            or not stem.startswith("seed") or not stem[4:].isdigit()):
+        raise PfError(f"{path}: not a curve file (expected .../curves/BACKBONE/TASK/VARIANT/"
+                      f"seedN.csv, as `pf curve` writes them in the workflow)")
+    return CurveKey(parts[-4], parts[-3], parts[-2], int(stem[4:]))
+
+
+def read_curve_csv(path: str | os.PathLike, metric: str):
+    """One curve CSV of `pf curve` -> frame with columns speedup, score (the `metric` column,
+    a fraction), sorted by speed-up."""
     import pandas as pd
 
     path = Path(path)
     try:
         raw = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError,
+            UnicodeDecodeError) as err:
         raise PfError(f"{path}: not a readable CSV ({err})") from None
-    cols = {c.lower(): c for c in raw.columns}
+    for col in ("backbone", "task", "speedup", metric):
+        if col not in raw.columns:
+            raise PfError(f"{path}: missing column '{col}'")
+    if not len(raw):
+        raise PfError(f"{path}: no curve points")
+    key = curve_key(path)
+    for col in ("backbone", "task"):
+        found = set(raw[col].astype(str))
+        if found != {getattr(key, col)}:
+            raise PfError(f"{path}: column '{col}' says {sorted(found)} but the path says "
+                          f"{getattr(key, col)!r}")
+    out = pd.DataFrame({"speedup": raw["speedup"].astype(float),
+                        "score": raw[metric].astype(float)})
+    # one score per speed-up (the mean where a curve repeats a speed-up)
+    return out.groupby("speedup", as_index=False)["score"].mean().sort_values("speedup")
 
-    def pick(names: tuple[str, ...], what: str, required: bool = True) -> str | None:
-        for n in names:
-            if n in cols:
-                return cols[n]
-        if required:
-            raise PfError(f"{path}: missing column '{what}' (looked for {', '.join(names)})")
-        return None
 
-    sp = pick(_SPEEDUP_COLS, "speedup")
-    sc = pick(((metric,) if metric else ()) + _SCORE_COLS, metric or "score")
-    pr = pick(_PARAM_COLS, "rule_param", required=False)
-    out = pd.DataFrame({"speedup": raw[sp].astype(float), "score": raw[sc].astype(float)})
-    out["rule_param"] = raw[pr].astype(float) if pr else float("nan")
-    return out
+class CurveFiles:
+    """The curve CSVs given to a report, by key; `require` names every missing one."""
+
+    def __init__(self, paths: Iterable[str | os.PathLike]):
+        self._paths: dict[CurveKey, Path] = {}
+        for path in map(Path, paths):
+            key = curve_key(path)
+            if key in self._paths:
+                raise PfError(f"{path}: curve {key.path()} is given twice")
+            self._paths[key] = path
+
+    def require(self, keys: list[CurveKey], what: str) -> dict[CurveKey, Path]:
+        missing = sorted({k for k in keys if k not in self._paths})
+        if missing:
+            listed = "; ".join(k.path() for k in missing[:12])
+            raise PfError(f"{what}: {len(missing)} curve file(s) missing from the inputs: "
+                          f"{listed}")
+        return {k: self._paths[k] for k in keys}
 
 
-def load_curves(results: str | os.PathLike, backbone: str, task: str, variant: str,
-                metric: str | None = None):
-    """All seeds' curves of one (backbone, task, variant): frame with a `seed` column."""
-    import pandas as pd
+def mean_curve(curves: list):
+    """(speed-ups, scores) of one curve, or of the mean of several interpolated on a common
+    grid over the speed-up range every curve covers."""
+    import numpy as np
 
-    root = Path(results) / "curves" / backbone / task / variant
-    frames = []
-    for path in sorted(root.glob("seed*.csv")):
-        stem = path.stem[4:]
-        if not stem.lstrip("-").isdigit():
-            continue
-        f = read_curve_csv(path, metric)
-        f["seed"] = int(stem)
-        frames.append(f)
-    if not frames:
-        return None
-    return pd.concat(frames, ignore_index=True)
+    if len(curves) == 1:
+        return curves[0]["speedup"].to_numpy(), curves[0]["score"].to_numpy()
+    lo = max(float(c["speedup"].min()) for c in curves)
+    hi = min(float(c["speedup"].max()) for c in curves)
+    if hi < lo:
+        raise PfError("the seeds' curves cover no common speed-up range")
+    grid = np.linspace(lo, hi, GRID_POINTS) if hi > lo else np.array([lo])
+    scores = [np.interp(grid, c["speedup"].to_numpy(), c["score"].to_numpy()) for c in curves]
+    return grid, np.mean(scores, axis=0)
 
 
 # ------------------------------------------------------------------- helpers
 
-def _task_metric(frame, spec: ReportSpec, task: str) -> str:
-    if task in spec.table_metric:
-        return spec.table_metric[task]
-    if frame is not None and len(frame):
-        names = sorted(set(frame.loc[frame["task"] == task, "metric"].astype(str)))
-        if len(names) == 1:
-            return names[0]
-    return TASKS[task].metrics[0] if task in TASKS else "score"
+def _task_metric(spec: ReportSpec, task: str) -> str:
+    return spec.table_metric.get(task, TASKS[task].metrics[0])
 
 
 def _metric_axis_label(metric: str) -> str:
@@ -117,108 +149,130 @@ def _metric_axis_label(metric: str) -> str:
     return f"{nice} (%)"
 
 
-def _label(spec: ReportSpec, variant: str, method: str, backbone: str, n=None, m=None) -> str:
-    t = spec.label_template(variant, method)
-    try:
-        return t.format(backbone=spec.backbone_display(backbone),
-                        full=spec.backbone_full(backbone),
-                        n="?" if n is None else n, m="?" if m is None else m)
-    except (KeyError, IndexError, ValueError):
-        return variant
-
-
-def _point_variants(frame, backbone: str, sel: RowSpec) -> list[str]:
-    bb = frame[frame["backbone"] == backbone]
-    if sel.variants:
-        return [v for v in sel.variants if v in set(bb["variant"])]
-    names = sorted(set(bb.loc[bb["method"] == sel.method, "variant"]))
-    return sorted(names, key=lambda v: (float(bb.loc[bb["variant"] == v, "speedup"].mean()), v))
-
-
 def _grid(n: int) -> tuple[int, int]:
     ncols = min(n, 3)
     return math.ceil(n / ncols), ncols
 
 
+def _seeds_note(seeds: tuple[int, ...], curves: bool) -> str:
+    listed = ", ".join(map(str, seeds))
+    if len(seeds) == 1:
+        return f"seed {listed}"
+    if curves:
+        return (f"mean of {len(seeds)} seeds ({listed}), each curve interpolated on a common "
+                f"speed-up grid")
+    return f"summed over {len(seeds)} seeds ({listed})"
+
+
+def _wrap(text: str, fig) -> str:
+    """`text` in lines that fit the figure's width at font size 9."""
+    import textwrap
+
+    return textwrap.fill(text, width=int(12 * fig.get_figwidth()))
+
+
+@dataclass
+class Figure:
+    """A drawn figure and the degenerate results it shows (for the report's warning)."""
+    fig: object
+    degenerate: list[str]
+
+
 # ------------------------------------------------------------------- figures 3, 5, 6
 
-def curve_figure(frame, spec: ReportSpec, results: str | os.PathLike, backbone: str,
-                 number: int | str = 3):
-    """Score vs speed-up for one backbone; returns the matplotlib Figure."""
+def point_keys(spec: ReportSpec, backbone: str, task: str,
+               seeds: tuple[int, ...]) -> list[tuple[object, list[ResultKey]]]:
+    """(row, one key per seed) of every marker: per-target rows at each point target, the
+    others at the first."""
+    out = []
+    targets = spec.point_targets
+    for row in spec.curve_points:
+        for target in (targets if row.per_target else targets[:1]):
+            out.append((row, [ResultKey(backbone, task, row.concrete(target), s, target)
+                              for s in seeds]))
+    return out
+
+
+def curve_figure(index: MetricsIndex | None, curves: CurveFiles, spec: ReportSpec,
+                 cfig: CurveFigureSpec) -> Figure:
+    """Score vs speed-up for one backbone."""
     import seaborn as sns
 
     plt = _pyplot()
+    number, backbone = cfig.number, cfig.backbone
     tasks = spec.analysis_tasks
-    variants = [str(v) for v in spec.figures.get("curve_variants") or []]
-    max_sp = spec.figures.get("max_speedup")
-    points = spec.figures.get("curve_points") or []
-    if frame is not None and len(frame) and spec.seeds is not None:
-        frame = frame[frame["seed"].isin(list(spec.seeds))]
+    variants = list(spec.curve_variants)
+    fallback = index.seeds if index is not None else None
+    seeds = cfig.seeds or spec.seeds or fallback
+    if not seeds:
+        raise PfError(f"figure {number}: no seeds (give the spec's seeds)")
+    where = f"figure {number}"
+    files = curves.require([CurveKey(backbone, t, v, s) for t in tasks for v in variants
+                            for s in seeds], where)
+    points = {t: point_keys(spec, backbone, t, seeds) for t in tasks}
+    keys = [k for t in tasks for _, ks in points[t] for k in ks]
+    if keys and index is None:
+        raise PfError(f"{where}: its markers ({', '.join(r.variant for r in spec.curve_points)})"
+                      f" need the metrics files (--metrics)")
+    found = index.require(keys, where) if keys else {}
     nrows, ncols = _grid(len(tasks))
-    palette = sns.color_palette("colorblind", len(variants) + len(points) + 4)
+    palette = sns.color_palette("colorblind", len(variants) + 4)
     markers = ["s", "D", "^", "v", "P", "X", "*", "o"]
-    drawn_any = False
+    any_degenerate = False
     with sns.axes_style("whitegrid"), plt.rc_context({"font.size": 9}):
-        fig, axes = plt.subplots(nrows, ncols, figsize=(max(6.0, 3.4 * ncols), 2.9 * nrows + 0.5 + 0.3 * (ncols == 1)),
+        fig, axes = plt.subplots(nrows, ncols, figsize=(max(6.0, 3.4 * ncols),
+                                                        2.9 * nrows + 0.8 + 0.3 * (ncols == 1)),
                                  squeeze=False, layout="constrained")
-        handles: dict[str, Any] = {}
+        handles: dict[str, object] = {}
         for k, task in enumerate(tasks):
             ax = axes[k // ncols][k % ncols]
+            metric = _task_metric(spec, task)
             for i, variant in enumerate(variants):
-                curves = load_curves(results, backbone, task, variant,
-                                     _task_metric(frame, spec, task))
-                if curves is None:
-                    continue
-                method = variant
-                if frame is not None and len(frame):
-                    m = frame.loc[(frame["backbone"] == backbone)
-                                  & (frame["variant"] == variant), "method"]
-                    method = str(m.iloc[0]) if len(m) else variant
-                label = _label(spec, variant, method, backbone)
-                for j, seed in enumerate(sorted(set(curves["seed"]))):
-                    c = curves[curves["seed"] == seed].sort_values(
-                        ["speedup", "score"], kind="stable")
-                    if max_sp:
-                        c = c[c["speedup"] <= float(max_sp) + 1e-9]
-                    (line,) = ax.plot(c["speedup"], 100.0 * c["score"], color=palette[i],
-                                      lw=1.6 if j == 0 else 1.0, alpha=1.0 if j == 0 else 0.4,
-                                      marker="o", ms=2.5)
-                    handles.setdefault(label, line)
-                    drawn_any = True
-            if frame is not None and len(frame):
-                tf = frame[(frame["backbone"] == backbone) & (frame["task"] == task)]
-                mk = 0
-                for sel in points:
-                    for variant in _point_variants(frame, backbone, sel):
-                        sub = tf[tf["variant"] == variant].drop_duplicates(["seed"])
-                        if not len(sub):
-                            continue
-                        sp = float(sub["speedup"].mean())
-                        n = int(sub["n_layers"].iloc[0])
-                        label = sel.label or _label(spec, variant, str(sub["method"].iloc[0]),
-                                                    backbone, n, round(n / sp))
-                        col = _score_col(frame, spec, task)
-                        h = ax.scatter([sp], [100.0 * float(sub[col].mean())], s=42,
-                                       marker=markers[mk % len(markers)], color="black",
-                                       zorder=5)
-                        mk += 1
-                        handles.setdefault(label, h)
-                        drawn_any = True
-            ax.set_title(TASKS[task].display if task in TASKS else task)
+                frames = [read_curve_csv(files[CurveKey(backbone, task, variant, s)], metric)
+                          for s in seeds]
+                x, y = mean_curve(frames)
+                if spec.max_speedup:
+                    keep = x <= spec.max_speedup + 1e-9
+                    x, y = x[keep], y[keep]
+                label = spec.format_label(spec.label_template(variant, variant), backbone)
+                (line,) = ax.plot(x, 100.0 * y, color=palette[i], lw=1.6,
+                                  marker="o" if len(seeds) == 1 else None, ms=2.5)
+                handles.setdefault(label, line)
+            for j, (row, ks) in enumerate(points[task]):
+                recs = [found[key] for key in ks]
+                sp = sum(float(r["speedup"]) for r in recs) / len(recs)
+                score = sum(_point_score(r, spec, task) for r in recs) / len(recs)
+                n = int(recs[0]["n_layers"])
+                label = row.label or spec.format_label(
+                    spec.label_template(row.variant, str(recs[0]["method"])), backbone, n,
+                    round(n / float(recs[0]["speedup"])))
+                degenerate = any(bool(r["degenerate"]) for r in recs)
+                any_degenerate |= degenerate
+                h = ax.scatter([sp], [score], s=42, marker=markers[j % len(markers)],
+                               facecolors="none" if degenerate else "black",
+                               edgecolors="black", zorder=5)
+                handles.setdefault(label, h)
+            ax.set_title(TASKS[task].display)
             ax.set_xlabel("Speed-up (×)")
-            ax.set_ylabel(_metric_axis_label(_task_metric(frame, spec, task)))
+            ax.set_ylabel(_metric_axis_label(metric))
         for k in range(len(tasks), nrows * ncols):
             axes[k // ncols][k % ncols].set_visible(False)
-        if not drawn_any:
-            plt.close(fig)
-            raise PfError(f"figure {number}: no curves or points for backbone '{backbone}' "
-                          f"(looked in {Path(results) / 'curves' / backbone})")
         labels, hs, ncol = _row_major(list(handles), list(handles.values()),
                                       max(len(variants), 1))
         fig.legend(hs, labels, loc="outside lower center", ncols=ncol, frameon=False)
+        note = f"Curves: {_seeds_note(seeds, True)}; markers: mean over the same seeds"
+        if any_degenerate:
+            note += "; hollow marker: degenerate model"
         fig.suptitle(f"Figure {number}: score versus speed-up, "
-                     f"{spec.backbone_full(backbone)}")
-    return fig
+                     f"{spec.backbone_label(backbone)}\n{_wrap(note, fig)}", fontsize=9)
+    return Figure(fig, degenerate_results(found.items()))
+
+
+def _point_score(rec: dict, spec: ReportSpec, task: str) -> float:
+    metric = spec.table_metric.get(task)
+    if metric is None or metric == rec["metric"]:
+        return 100.0 * float(rec["score"])
+    return 100.0 * float(rec[f"metric_{metric}"])
 
 
 def _row_major(labels: list[str], handles: list, ncol: int) -> tuple[list[str], list, int]:
@@ -232,55 +286,40 @@ def _row_major(labels: list[str], handles: list, ncol: int) -> tuple[list[str], 
     return [labels[i] for i in order], [handles[i] for i in order], ncol
 
 
-def _score_col(frame, spec: ReportSpec, task: str) -> str:
-    metric = spec.table_metric.get(task)
-    col = f"metric_{metric}" if metric else "score"
-    return col if col in frame.columns else "score"
-
-
 # ------------------------------------------------------------------- figure 4
 
-def exit_distribution_figure(frame, spec: ReportSpec):
+def exit_distribution_figure(index: MetricsIndex, spec: ReportSpec) -> Figure:
     """Exit-layer distribution with and without future information (Figure 4)."""
     import numpy as np
     import seaborn as sns
 
     plt = _pyplot()
-    cfg = spec.figures.get("exit_distribution") or {}
-    number = cfg.get("number", 4)
-    target = float(cfg.get("target", 2.0))
-    with_v, without_v = str(cfg.get("with_future", "pf")), str(cfg.get("without_future",
-                                                                        "pf-past"))
-    if spec.seeds is not None:
-        frame = frame[frame["seed"].isin(list(spec.seeds))]
-    backbone = cfg.get("backbone")
-    if backbone is None:
-        have = set(frame.loc[frame["variant"] == without_v, "backbone"])
-        order = [b for b in spec.backbones if b in have] + sorted(have - set(spec.backbones))
-        if not order:
-            raise PfError(f"figure {number}: no metrics for variant '{without_v}'")
-        backbone = order[0]
+    cfg = spec.exit_figure
+    if cfg is None:
+        raise PfError("the report spec has no exit-distribution figure")
+    number, target = cfg.number, cfg.target
+    backbone = cfg.backbone or next(iter(spec.backbones))
+    seeds = resolve_seeds(cfg.seeds, spec.seeds, index)
     tasks = spec.analysis_tasks
-    series = [(with_v, "With future (Global Past-Future)"),
-              (without_v, "Without future (Global Past)")]
+    series = [(cfg.with_future, "With future (Global Past-Future)"),
+              (cfg.without_future, "Without future (Global Past)")]
+    keys = {(t, v): [ResultKey(backbone, t, v, s, target) for s in seeds]
+            for t in tasks for v, _ in series}
+    found = index.require([k for ks in keys.values() for k in ks], f"figure {number}")
     nrows, ncols = _grid(len(tasks))
     colors = sns.color_palette("colorblind", 2)
     with sns.axes_style("whitegrid"), plt.rc_context({"font.size": 9}):
-        fig, axes = plt.subplots(nrows, ncols, figsize=(max(6.0, 3.6 * ncols), 2.9 * nrows + 0.5 + 0.3 * (ncols == 1)),
+        fig, axes = plt.subplots(nrows, ncols, figsize=(max(6.0, 3.6 * ncols),
+                                                        2.9 * nrows + 0.8 + 0.3 * (ncols == 1)),
                                  squeeze=False, layout="constrained")
         handles = {}
         for k, task in enumerate(tasks):
             ax = axes[k // ncols][k % ncols]
             means = []
             for i, (variant, label) in enumerate(series):
-                sub = frame[(frame["backbone"] == backbone) & (frame["task"] == task)
-                            & (frame["variant"] == variant)
-                            & ((frame["target"] - target).abs() < 1e-6)]
-                if not len(sub):
-                    raise PfError(f"figure {number}: no metrics for {backbone}/{task}/"
-                                  f"{variant} at target {target:.2f}×")
-                counts = np.zeros(max(len(c) for c in sub["exit_counts"]), dtype=float)
-                for c in sub["exit_counts"]:
+                counts_list = [found[key]["exit_counts"] for key in keys[(task, variant)]]
+                counts = np.zeros(max(len(c) for c in counts_list), dtype=float)
+                for c in counts_list:
                     counts[: len(c)] += np.asarray(c, dtype=float)
                 total = counts.sum()
                 if total <= 0:
@@ -294,7 +333,7 @@ def exit_distribution_figure(frame, spec: ReportSpec):
                            label=label)
                 handles.setdefault(label, h)
                 ax.set_xticks(layers)
-            ax.set_title(f"{TASKS[task].display if task in TASKS else task}\n"
+            ax.set_title(f"{TASKS[task].display}\n"
                          f"mean exit layer {means[0]:.2f} (with) / {means[1]:.2f} (without)",
                          fontsize=9)
             ax.set_xlabel("Exit layer")
@@ -303,38 +342,30 @@ def exit_distribution_figure(frame, spec: ReportSpec):
             axes[k // ncols][k % ncols].set_visible(False)
         fig.legend(list(handles.values()), list(handles.keys()), loc="outside lower center",
                    ncols=2, frameon=False)
-        fig.suptitle(f"Figure {number}: exit layers, {spec.backbone_full(backbone)}, "
-                     f"target {target:.2f}×")
-    return fig
+        fig.suptitle(f"Figure {number}: exit layers, {spec.backbone_label(backbone)}, "
+                     f"target {target:.2f}×\n{_wrap('Counts ' + _seeds_note(seeds, False), fig)}",
+                     fontsize=9)
+    return Figure(fig, degenerate_results(found.items()))
 
 
 # ------------------------------------------------------------------- entry point
 
-def figure_numbers(spec: ReportSpec) -> list[str]:
-    cfg = spec.figures.get("exit_distribution") or {}
-    nums = set(spec.figures.get("curves", {})) | {str(cfg.get("number", 4))}
-    return sorted(nums, key=lambda s: (int(s) if s.isdigit() else 99, s))
-
-
-def render_figure(number: int | str, frame, spec: ReportSpec,
-                  results: str | os.PathLike | None, out: str | os.PathLike) -> Path:
-    """Draw figure `number` and write it to `out` (PNG)."""
+def render_figure(number: int | str, index: MetricsIndex | None, curves: CurveFiles,
+                  spec: ReportSpec, out: str | os.PathLike) -> tuple[Path, list[str]]:
+    """Draw figure `number` and write it to `out` (PNG); also the degenerate results shown."""
     plt = _pyplot()
     number = str(number)
-    curves = spec.figures.get("curves", {})
-    dist = spec.figures.get("exit_distribution") or {}
-    if number in curves:
-        if results is None:
-            raise PfError(f"figure {number}: needs the results directory (--results) "
-                          f"for the curve CSVs")
-        fig = curve_figure(frame, spec, results, curves[number], number)
-    elif number == str(dist.get("number", 4)):
-        fig = exit_distribution_figure(frame, spec)
+    if number in spec.curve_figures:
+        drawn = curve_figure(index, curves, spec, spec.curve_figures[number])
+    elif spec.exit_figure is not None and number == spec.exit_figure.number:
+        if index is None:
+            raise PfError(f"figure {number}: needs the metrics files (--metrics)")
+        drawn = exit_distribution_figure(index, spec)
     else:
         from pf.errors import unknown
 
-        raise unknown("figure", number, figure_numbers(spec))
+        raise unknown("figure", number, spec.figure_numbers())
     try:
-        return save_png(fig, out)
+        return save_png(drawn.fig, out), drawn.degenerate
     finally:
-        plt.close(fig)
+        plt.close(drawn.fig)

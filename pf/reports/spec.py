@@ -1,76 +1,71 @@
-"""`ReportSpec`: what goes into each table and figure.
+"""`ReportSpec`: which results go into each table and figure, and how they are labelled.
 
-The workflow writes it as a YAML or JSON file (every key optional; defaults reproduce the
-paper's layout with the variant names of docs/ARCHITECTURE.md)::
+The workflow writes it as JSON (`python -m pf.config report-spec CONFIG`); `pf report --spec`
+reads YAML or JSON. Every key is optional; the defaults reproduce the paper's layout with
+the variant names of config/config.yaml::
 
     scale: default                  # caption: "scale: default"
     data_source: synthetic GLUE stand-ins   # caption: where the data came from
     split: dev                      # caption: evaluation split
-    backbones:                      # block order in tables; key = backbone name in results
-      bert: {display: BERT, full: BERT-base}      # display = short name ("BERT-6L"),
-      roberta: {display: RoBERTa, full: RoBERTa-base}   # full = the full model's row label
-      albert: {display: ALBERT, full: ALBERT-base}
-    # (a plain list [bert, roberta] is accepted; known names get the displays above)
+    backbones:                      # block order; key = backbone name in result paths,
+      bert: BERT-tiny               #   value = its label in tables and figures
+      minilm: {label: MiniLM-6L}    #   (default: the key itself, never a family's name)
     tasks: [mnli, mrpc, qnli, qqp, rte, sst2]   # main tables; shown in paper order
-    analysis_tasks: [mrpc, mnli]    # Tables 3, 4, 6, Figures 3-6 ("representative subset")
+    analysis_tasks: [mnli, mrpc]    # Tables 3, 4, 6, Figures 3-6 ("representative subset")
     table_metric: {mrpc: f1}        # per task: which metrics.<name> a table shows;
                                     # default: the metrics JSON's own `score`
-    seeds: [1, 2, 3]                # optional filter; default: every seed found
-    labels: {pf-max: Max}           # row-label overrides by variant (or method) name
-    tables:                         # override or add tables; keys "1".."6" or any name
+    seeds: [42, 43, 44]             # seeds every table and figure reads unless it names
+                                    # its own; default: every seed among the inputs
+    labels: {pf-max: Max}           # row labels by variant (or method) name
+    tables:                         # the tables (default: Tables 1-6 of the paper); keys
+                                    # "1".."6" or any name
       "1":
-        target: 2.0                 # or `targets: [2.0, 3.0]` for one block per target
+        targets: [2]                # one block per backbone and target (or `target: 2`)
         tasks: main                 # main | analysis | [task, ...]
-        rows:                       # a variant name, or a selector object:
-          - {method: full}          #   by method: among the backbone's variants of that
-          - {method: truncated}     #   method, the one whose achieved speed-up is closest
-          - deebert                 #   to the target (static students: truncated, kd...)
-          - pabee
-          - {variant: pf, label: Ours}
-          # other row keys: variant may be a list of candidates (first present wins);
-          # label (may use {backbone} {full} {m} {n}); reference: true = not bolded
-        caption: "..."              # optional text put first in the caption
+        seeds: [42, 43, 44]         # default: the top-level seeds
+        backbones: [bert]           # default: every backbone above
+        rows:                       # a variant name, or an object:
+          - {variant: full, reference: true}       # reference: the unaccelerated model
+          - {variant: truncated, per_target: true} # reads "truncated-2x" at target 2
+          - deebert
+          - {variant: pf, label: Ours}             # label may use {backbone} {n} {m}
+        caption: "..."              # text put first in the caption
     figures:
-      curves: {"3": bert, "5": roberta, "6": albert}   # figure number -> backbone
-      curve_variants: [deebert, pabee, pf]             # lines (curve CSVs)
-      curve_points: [{method: truncated}]              # markers (metrics frame)
-      max_speedup: null                                # clip curves' x axis
-      exit_distribution:                               # Figure 4
-        number: 4
-        backbone: bert
-        target: 2.0
-        with_future: pf
-        without_future: pf-past
-    latency:
-      batch_sizes: null             # default: smallest and largest found
-      variants: null                # default: every variant found
+      curves: {"3": bert, "5": {backbone: roberta, seeds: [42]}}   # number -> backbone
+      curve_variants: [deebert, pabee, pf]                        # lines (curve CSVs)
+      curve_points: [{variant: full}, {variant: truncated, per_target: true}]  # markers
+      point_targets: [2, 3]         # targets of the markers (per-target ones at each;
+                                    # the others at the first)
+      max_speedup: null             # clip the curves' x axis
+      exit_distribution:            # Figure 4
+        {number: 4, backbone: bert, target: 2, with_future: pf, without_future: pf-past,
+         seeds: [42]}
+    latency: {batch_sizes: [1, 32], variants: [pf], backbones: [bert], tasks: [mnli],
+              seeds: [42]}
 
-Rows select metrics by (backbone, task, variant, target). A variant whose rule is "last"
-(full, truncated, distillation students: one fixed speed-up) is taken at any target when it
-has no file at the table's target. Row labels default to `DEFAULT_LABELS` by variant name,
-then by method name, else the variant name.
+A cell reads exactly one metrics result per seed: (backbone, task, concrete variant, seed,
+target). Nothing is looked up by method or by nearest speed-up, and nothing falls back to
+another target: a missing result is an error naming it (see pf/reports/tables.py).
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pf.config import fmt_target
 from pf.errors import PfError, unknown
 from pf.tasks import TASK_ORDER, TASKS, get_task
 
-KNOWN_BACKBONES: dict[str, dict[str, str]] = {
-    "bert": {"display": "BERT", "full": "BERT-base"},
-    "roberta": {"display": "RoBERTa", "full": "RoBERTa-base"},
-    "albert": {"display": "ALBERT", "full": "ALBERT-base"},
-}
+DEFAULT_BACKBONES: tuple[str, ...] = ("bert", "roberta", "albert")
 
+# Row labels by variant name, then by method name; {backbone} is the backbone's label,
+# {n} its layer count, {m} the layers a static model keeps.
 DEFAULT_LABELS: dict[str, str] = {
-    "full": "{full}",
+    "full": "{backbone}",
     "truncated": "{backbone}-{m}L",
     "deebert": "DeeBERT",
     "pabee": "PABEE",
@@ -89,26 +84,27 @@ DEFAULT_LABELS: dict[str, str] = {
     "tinybert": "TinyBERT ({m}L)",
 }
 
-_MAIN_ROWS = [{"method": "full", "reference": True}, {"method": "truncated"},
-              "deebert", "pabee", "pf"]
+_MAIN_ROWS = [{"variant": "full", "reference": True},
+              {"variant": "truncated", "per_target": True}, "deebert", "pabee", "pf"]
 
 DEFAULT_TABLES: dict[str, dict[str, Any]] = {
-    "1": {"target": 2.0, "tasks": "main", "rows": _MAIN_ROWS,
+    "1": {"targets": [2], "tasks": "main", "rows": _MAIN_ROWS,
           "caption": "Results on the GLUE dev sets at a 2.00× target speed-up."},
-    "2": {"target": 3.0, "tasks": "main", "rows": _MAIN_ROWS,
+    "2": {"targets": [3], "tasks": "main", "rows": _MAIN_ROWS,
           "caption": "Results on the GLUE dev sets at a 3.00× target speed-up."},
-    "3": {"target": 2.0, "tasks": "analysis",
+    "3": {"targets": [2], "tasks": "analysis", "backbones": ["bert"],
           "rows": ["pf-voting", "pf-ensemble", "pf-max", "pf-avg", "pf-attn",
-                   {"variant": ["pf-concat", "pf"], "label": "Concatenation"}, "pf-lstm"],
+                   {"variant": "pf", "label": "Concatenation"}, "pf-lstm"],
           "caption": "Global strategies for incorporating past and future states."},
-    "4": {"targets": [2.0, 3.0], "tasks": "analysis",
+    "4": {"targets": [2, 3], "tasks": "analysis", "backbones": ["bert"],
           "rows": [{"variant": "pf-past", "label": "Global Past"},
                    {"variant": "pf", "label": "Global Past-Future"}],
           "caption": "Global past only versus global past and imitated future."},
-    "5": {"target": 2.0, "tasks": "main",
-          "rows": [{"method": "kd"}, {"method": "pkd"}, {"method": "tinybert"}, "pf"],
+    "5": {"targets": [2], "tasks": "main", "backbones": ["bert"],
+          "rows": [{"variant": "kd", "per_target": True}, {"variant": "pkd", "per_target": True},
+                   {"variant": "tinybert", "per_target": True}, "pf"],
           "caption": "Distillation baselines versus ours at the same speed-up."},
-    "6": {"target": 2.0, "tasks": "analysis",
+    "6": {"targets": [2], "tasks": "analysis", "backbones": ["bert"],
           "rows": [{"variant": "pf-nogate", "label": "Ours w/o gate (α = 0.5)"},
                    {"variant": "pf", "label": "Ours"}],
           "caption": "Effect of the merging gate."},
@@ -117,30 +113,37 @@ DEFAULT_TABLES: dict[str, dict[str, Any]] = {
 DEFAULT_FIGURES: dict[str, Any] = {
     "curves": {"3": "bert", "5": "roberta", "6": "albert"},
     "curve_variants": ["deebert", "pabee", "pf"],
-    "curve_points": [{"method": "full"}, {"method": "truncated"}],
+    "curve_points": [{"variant": "full"}, {"variant": "truncated", "per_target": True}],
+    "point_targets": [2, 3],
     "max_speedup": None,
-    "exit_distribution": {"number": 4, "backbone": None, "target": 2.0,
-                          "with_future": "pf", "without_future": "pf-past"},
+    "exit_distribution": {"number": 4, "backbone": None, "target": 2, "with_future": "pf",
+                          "without_future": "pf-past"},
 }
 
 _TOP_KEYS = {"scale", "data_source", "split", "backbones", "tasks", "analysis_tasks",
              "table_metric", "seeds", "labels", "tables", "figures", "latency"}
-_TABLE_KEYS = {"target", "targets", "tasks", "rows", "caption", "title", "backbones"}
-_ROW_KEYS = {"variant", "method", "label", "reference", "target"}
+_TABLE_KEYS = {"target", "targets", "tasks", "seeds", "rows", "caption", "backbones"}
+_ROW_KEYS = {"variant", "per_target", "label", "reference"}
+_CURVE_KEYS = {"backbone", "seeds"}
+_EXIT_KEYS = {"number", "backbone", "target", "with_future", "without_future", "seeds"}
+_LATENCY_KEYS = {"batch_sizes", "variants", "backbones", "tasks", "seeds"}
+
+
+def concrete_variant(variant: str, target: float, per_target: bool) -> str:
+    """The result-path name of `variant` at a target (`truncated` -> `truncated-3x`)."""
+    return f"{variant}-{fmt_target(target)}x" if per_target else variant
 
 
 @dataclass(frozen=True)
 class RowSpec:
-    """One table row: which variant(s) to read and how to label it."""
-    variants: tuple[str, ...] = ()     # candidates by name, first present wins
-    method: str | None = None          # or: pick among variants of this method by speed-up
+    """One table row (or figure marker): which variant it reads and how it is labelled."""
+    variant: str
+    per_target: bool = False      # one model per target: reads "<variant>-<r>x" at target r
     label: str | None = None
-    reference: bool = False            # reference rows (the full model) are never bolded
-    target: float | None = None        # override the table's target for this row
+    reference: bool = False       # the unaccelerated model: never bold, no speed-up note
 
-    @property
-    def key(self) -> str:
-        return self.variants[0] if self.variants else str(self.method)
+    def concrete(self, target: float) -> str:
+        return concrete_variant(self.variant, target, self.per_target)
 
 
 @dataclass(frozen=True)
@@ -150,10 +153,34 @@ class TableSpec:
     tasks: tuple[str, ...]
     rows: tuple[RowSpec, ...]
     caption: str = ""
+    backbones: tuple[str, ...] | None = None    # None: every backbone of the spec
+    seeds: tuple[int, ...] | None = None        # None: the spec's seeds
+
+
+@dataclass(frozen=True)
+class CurveFigureSpec:
+    number: str
+    backbone: str
+    seeds: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ExitFigureSpec:
+    number: str
+    backbone: str | None
+    target: float
+    with_future: str
+    without_future: str
+    seeds: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class LatencySpec:
+    batch_sizes: tuple[int, ...] | None = None   # None: smallest and largest found
+    variants: tuple[str, ...] | None = None      # None: every variant given
     backbones: tuple[str, ...] | None = None
-
-
-_PLACEHOLDER: dict = {}
+    tasks: tuple[str, ...] | None = None
+    seeds: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -161,30 +188,25 @@ class ReportSpec:
     scale: str = "default"
     data_source: str = "synthetic GLUE stand-ins"
     split: str = "dev"
-    backbones: dict[str, dict[str, str]] = field(
-        default_factory=lambda: copy.deepcopy(KNOWN_BACKBONES))
+    backbones: dict[str, str] = field(
+        default_factory=lambda: {b: b for b in DEFAULT_BACKBONES})   # name -> label
     tasks: tuple[str, ...] = TASK_ORDER
     analysis_tasks: tuple[str, ...] = ("mnli", "mrpc")
     table_metric: dict[str, str] = field(default_factory=dict)
     seeds: tuple[int, ...] | None = None
     labels: dict[str, str] = field(default_factory=dict)
     tables: dict[str, TableSpec] = field(default_factory=dict)
-    figures: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_FIGURES))
-    latency: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.tables is _PLACEHOLDER:
-            self.tables = {}
-        elif not self.tables:
-            self.tables = {k: parse_table(k, v, self, "defaults")
-                           for k, v in DEFAULT_TABLES.items()}
+    curve_figures: dict[str, CurveFigureSpec] = field(default_factory=dict)
+    curve_variants: tuple[str, ...] = ()
+    curve_points: tuple[RowSpec, ...] = ()
+    point_targets: tuple[float, ...] = ()
+    max_speedup: float | None = None
+    exit_figure: ExitFigureSpec | None = None
+    latency: LatencySpec = field(default_factory=LatencySpec)
 
     # ---- display helpers
-    def backbone_display(self, backbone: str) -> str:
-        return self.backbones.get(backbone, {}).get("display", backbone)
-
-    def backbone_full(self, backbone: str) -> str:
-        return self.backbones.get(backbone, {}).get("full", self.backbone_display(backbone))
+    def backbone_label(self, backbone: str) -> str:
+        return self.backbones.get(backbone, backbone)
 
     def label_template(self, variant: str, method: str) -> str:
         for key in (variant, method):
@@ -195,6 +217,14 @@ class ReportSpec:
                 return DEFAULT_LABELS[key]
         return variant
 
+    def format_label(self, template: str, backbone: str, n: int | None = None,
+                     m: int | None = None) -> str:
+        try:
+            return template.format(backbone=self.backbone_label(backbone),
+                                   n="?" if n is None else n, m="?" if m is None else m)
+        except (KeyError, IndexError, ValueError):
+            raise PfError(f"label {template!r}: use only {{backbone}}, {{n}} and {{m}}") from None
+
     def table(self, name: str) -> TableSpec:
         name = str(name)
         if name not in self.tables:
@@ -202,7 +232,7 @@ class ReportSpec:
         return self.tables[name]
 
     def task_set(self, which: Any, where: str) -> tuple[str, ...]:
-        if which in (None, "main"):
+        if which in (None, "main", "all"):
             names = self.tasks
         elif which == "analysis":
             names = self.analysis_tasks
@@ -211,6 +241,12 @@ class ReportSpec:
         else:
             raise PfError(f"{where}: 'tasks' must be main, analysis or a list, got {which!r}")
         return order_tasks(names)
+
+    def figure_numbers(self) -> list[str]:
+        nums = set(self.curve_figures)
+        if self.exit_figure is not None:
+            nums.add(self.exit_figure.number)
+        return sorted(nums, key=lambda s: (int(s) if s.isdigit() else 99, s))
 
 
 def order_tasks(names) -> tuple[str, ...]:
@@ -237,40 +273,49 @@ def _float(value: Any, where: str) -> float:
     return out
 
 
+def _seeds(value: Any, where: str) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)) or not value:
+        raise PfError(f"{where}: expected a non-empty list of seeds, got {value!r}")
+    try:
+        return tuple(int(s) for s in value)
+    except (TypeError, ValueError):
+        raise PfError(f"{where}: seeds must be whole numbers, got {value!r}") from None
+
+
+def _names(value: Any, where: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)):
+        raise PfError(f"{where}: expected a list, got {value!r}")
+    return tuple(str(v) for v in value)
+
+
+def _check_keys(obj: Any, allowed: set[str], where: str) -> dict:
+    if not isinstance(obj, dict):
+        raise PfError(f"{where}: expected a mapping, got {obj!r}")
+    extra = sorted(set(obj) - allowed)
+    if extra:
+        raise unknown(f"key in {where}", extra[0], allowed)
+    return obj
+
+
 def parse_row(obj: Any, where: str) -> RowSpec:
     if isinstance(obj, str):
-        return RowSpec(variants=(obj,))
-    if not isinstance(obj, dict):
-        raise PfError(f"{where}: a row is a variant name or an object, got {obj!r}")
-    extra = set(obj) - _ROW_KEYS
-    if extra:
-        bad = sorted(extra)[0]
-        raise unknown(f"row key in {where}", bad, _ROW_KEYS)
-    variants = obj.get("variant")
-    if isinstance(variants, str):
-        variants = (variants,)
-    elif variants is None:
-        variants = ()
-    else:
-        variants = tuple(str(v) for v in variants)
-    method = obj.get("method")
-    if not variants and not method:
-        raise PfError(f"{where}: a row needs 'variant' or 'method'")
-    if variants and method:
-        raise PfError(f"{where}: give a row either 'variant' or 'method', not both")
-    target = obj.get("target")
-    return RowSpec(variants=variants, method=None if method is None else str(method),
-                   label=obj.get("label"), reference=bool(obj.get("reference", False)),
-                   target=None if target is None else _float(target, f"{where}.target"))
+        return RowSpec(variant=obj)
+    obj = _check_keys(obj, _ROW_KEYS, where)
+    if not isinstance(obj.get("variant"), str):
+        raise PfError(f"{where}: a row needs 'variant' (one variant name)")
+    label = obj.get("label")
+    return RowSpec(variant=obj["variant"], per_target=bool(obj.get("per_target", False)),
+                   label=None if label is None else str(label),
+                   reference=bool(obj.get("reference", False)))
 
 
 def parse_table(name: str, obj: Any, spec: ReportSpec, where: str) -> TableSpec:
     where = f"{where}: tables.{name}"
-    if not isinstance(obj, dict):
-        raise PfError(f"{where}: expected an object")
-    extra = set(obj) - _TABLE_KEYS
-    if extra:
-        raise unknown(f"key in {where}", sorted(extra)[0], _TABLE_KEYS)
+    obj = _check_keys(obj, _TABLE_KEYS, where)
     if "targets" in obj:
         targets = obj["targets"]
         if not isinstance(targets, (list, tuple)) or not targets:
@@ -281,43 +326,68 @@ def parse_table(name: str, obj: Any, spec: ReportSpec, where: str) -> TableSpec:
     rows = obj.get("rows")
     if not isinstance(rows, (list, tuple)) or not rows:
         raise PfError(f"{where}.rows: expected a non-empty list")
-    backbones = obj.get("backbones")
     return TableSpec(
         name=str(name), targets=targets, tasks=spec.task_set(obj.get("tasks"), where),
         rows=tuple(parse_row(r, f"{where}.rows[{i}]") for i, r in enumerate(rows)),
         caption=str(obj.get("caption", "")),
-        backbones=None if backbones is None else tuple(str(b) for b in backbones))
+        backbones=_names(obj.get("backbones"), f"{where}.backbones"),
+        seeds=_seeds(obj.get("seeds"), f"{where}.seeds"))
+
+
+def _parse_figures(obj: Any, spec: ReportSpec, where: str) -> None:
+    figures = dict(DEFAULT_FIGURES)
+    figures.update(_check_keys(obj or {}, set(DEFAULT_FIGURES), f"{where}: figures"))
+    where = f"{where}: figures"
+    curves = {}
+    if not isinstance(figures["curves"] or {}, dict):
+        raise PfError(f"{where}.curves: expected a mapping figure number -> backbone")
+    for number, value in (figures["curves"] or {}).items():
+        if isinstance(value, str):
+            value = {"backbone": value}
+        value = _check_keys(value, _CURVE_KEYS, f"{where}.curves.{number}")
+        curves[str(number)] = CurveFigureSpec(
+            str(number), str(value["backbone"]),
+            _seeds(value.get("seeds"), f"{where}.curves.{number}.seeds"))
+    spec.curve_figures = curves
+    spec.curve_variants = _names(figures["curve_variants"], f"{where}.curve_variants") or ()
+    spec.curve_points = tuple(parse_row(r, f"{where}.curve_points[{i}]")
+                              for i, r in enumerate(figures["curve_points"] or []))
+    spec.point_targets = tuple(_float(t, f"{where}.point_targets")
+                               for t in figures["point_targets"] or [])
+    spec.max_speedup = (None if figures["max_speedup"] is None
+                        else _float(figures["max_speedup"], f"{where}.max_speedup"))
+    exit_fig = figures["exit_distribution"]
+    if exit_fig is None:
+        spec.exit_figure = None
+        return
+    exit_fig = {**DEFAULT_FIGURES["exit_distribution"],
+                **_check_keys(exit_fig, _EXIT_KEYS, f"{where}.exit_distribution")}
+    spec.exit_figure = ExitFigureSpec(
+        number=str(exit_fig["number"]),
+        backbone=None if exit_fig["backbone"] is None else str(exit_fig["backbone"]),
+        target=_float(exit_fig["target"], f"{where}.exit_distribution.target"),
+        with_future=str(exit_fig["with_future"]),
+        without_future=str(exit_fig["without_future"]),
+        seeds=_seeds(exit_fig.get("seeds"), f"{where}.exit_distribution.seeds"))
 
 
 def spec_from_dict(obj: Any, where: str = "report spec") -> ReportSpec:
-    if obj is None:
-        obj = {}
-    if not isinstance(obj, dict):
-        raise PfError(f"{where}: expected a mapping at the top level")
-    extra = set(obj) - _TOP_KEYS
-    if extra:
-        raise unknown(f"key in {where}", sorted(extra)[0], _TOP_KEYS)
-    spec = ReportSpec(tables=_PLACEHOLDER)  # tables are parsed below, after tasks
+    obj = _check_keys({} if obj is None else obj, _TOP_KEYS, where)
+    spec = ReportSpec()
     for key in ("scale", "data_source", "split"):
         if key in obj:
             setattr(spec, key, str(obj[key]))
     if "backbones" in obj:
         bb = obj["backbones"]
         if isinstance(bb, (list, tuple)):
-            bb = {str(b): {} for b in bb}
-        if not isinstance(bb, dict):
-            raise PfError(f"{where}: 'backbones' must be a list or a mapping")
+            bb = {str(b): None for b in bb}
+        if not isinstance(bb, dict) or not bb:
+            raise PfError(f"{where}: 'backbones' must be a non-empty list or mapping")
         spec.backbones = {}
-        for name, disp in bb.items():
-            disp = disp or {}
-            if isinstance(disp, str):
-                disp = {"display": disp}
-            base = dict(KNOWN_BACKBONES.get(str(name), {"display": str(name)}))
-            if "display" in disp and "full" not in disp:
-                base["full"] = f"{disp['display']}-base" if name in KNOWN_BACKBONES \
-                    else disp["display"]
-            base.update({k: str(v) for k, v in disp.items()})
-            spec.backbones[str(name)] = base
+        for name, value in bb.items():
+            if isinstance(value, dict):
+                value = _check_keys(value, {"label"}, f"{where}: backbones.{name}").get("label")
+            spec.backbones[str(name)] = str(name) if value is None else str(value)
     if "tasks" in obj:
         spec.tasks = order_tasks(_task_name(t, f"{where}: tasks") for t in obj["tasks"])
     if "analysis_tasks" in obj:
@@ -333,30 +403,21 @@ def spec_from_dict(obj: Any, where: str = "report spec") -> ReportSpec:
             if metric not in TASKS[task].metrics:
                 raise unknown(f"metric for task {task} in {where}: table_metric", metric,
                               TASKS[task].metrics)
-    if obj.get("seeds") is not None:
-        spec.seeds = tuple(int(s) for s in obj["seeds"])
+    spec.seeds = _seeds(obj.get("seeds"), f"{where}: seeds")
     if "labels" in obj:
         spec.labels = {str(k): str(v) for k, v in (obj["labels"] or {}).items()}
-    tables = copy.deepcopy(DEFAULT_TABLES)
-    for name, tobj in (obj.get("tables") or {}).items():
-        tables[str(name)] = tobj
+    tables = obj.get("tables") or DEFAULT_TABLES     # a spec's tables replace the defaults
     spec.tables = {k: parse_table(k, v, spec, where) for k, v in tables.items()}
-    figures = copy.deepcopy(DEFAULT_FIGURES)
-    fobj = obj.get("figures") or {}
-    if not isinstance(fobj, dict):
-        raise PfError(f"{where}: 'figures' must be a mapping")
-    for key, value in fobj.items():
-        if key not in DEFAULT_FIGURES:
-            raise unknown(f"key in {where}: figures", key, DEFAULT_FIGURES)
-        if key == "exit_distribution":
-            figures[key].update(value or {})
-        else:
-            figures[key] = value
-    figures["curves"] = {str(k): str(v) for k, v in (figures["curves"] or {}).items()}
-    figures["curve_points"] = [parse_row(r, f"{where}: figures.curve_points[{i}]")
-                               for i, r in enumerate(figures["curve_points"] or [])]
-    spec.figures = figures
-    spec.latency = dict(obj.get("latency") or {})
+    _parse_figures(obj.get("figures"), spec, where)
+    lat = _check_keys(obj.get("latency") or {}, _LATENCY_KEYS, f"{where}: latency")
+    spec.latency = LatencySpec(
+        batch_sizes=(None if lat.get("batch_sizes") is None
+                     else tuple(int(b) for b in lat["batch_sizes"])),
+        variants=_names(lat.get("variants"), f"{where}: latency.variants"),
+        backbones=_names(lat.get("backbones"), f"{where}: latency.backbones"),
+        tasks=(None if lat.get("tasks") is None
+               else order_tasks(_task_name(t, f"{where}: latency.tasks") for t in lat["tasks"])),
+        seeds=_seeds(lat.get("seeds"), f"{where}: latency.seeds"))
     return spec
 
 

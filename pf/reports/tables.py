@@ -1,36 +1,49 @@
 """The paper's tables from a tidy metrics frame.
 
-A table is one function `frame, spec -> Table` registered in `TABLE_BUILDERS`; Tables 1-6
-are all `score_table` with the `TableSpec` of the `ReportSpec` (see pf/reports/spec.py),
-the latency table is `latency_table` over the latency frame of `collect_latency`.
+Tables 1-6 are all `score_table` with the `TableSpec` of the `ReportSpec` (see
+pf/reports/spec.py); the latency table is `latency_table` over the frame of
+`collect_latency`. A table reads exactly the results its spec names (pf/reports/results.py):
+backbones x tasks x rows x seeds at each target; a missing one is an error naming it.
 
-Cells: scores in percent with one decimal; "mean ± std" (sample std over seeds) when a cell
-has several seeds. The "Avg." column averages the tasks per seed (only seeds present for
-every task), then over seeds; it is empty when a task is missing. The "Speed-up" column is
-the achieved speed-up averaged over the row's tasks and seeds. In each block and column the
-best displayed score among the non-reference rows is bold (all of them when tied).
+Cells: scores in percent with one decimal, "mean ± std" (sample std over the table's seeds)
+when it has several. The "Avg." column averages the tasks per seed, then over seeds. The
+"Speed-up" column is the achieved speed-up averaged over the row's tasks and seeds.
+- A cell whose achieved speed-up (mean over seeds) differs from the target by more than
+  `SPEEDUP_TOLERANCE` (relative) states it: "62.3 (2.85×)".
+- Bold: the best displayed score per block and column among the accelerated rows whose cell
+  lies within that tolerance (for "Avg.": whose every task cell does).
+- A cell with a degenerate model in any seed (pf.metrics_schema), and the "Avg." of its row,
+  carries a dagger and is never bold; the caption has a footnote and `Table.degenerate`
+  names each such result for the report's warning.
 
-`Table.write(out_dir)` writes `{name}.tex` (booktabs), `{name}.csv` (plain text cells,
-columns `block`, `row`, then the data columns; what `pf diff` compares) and `{name}.md`.
+`Table.write(out_dir)` writes `{name}.tex` (booktabs), `{name}.md` and `{name}.csv`: one
+row per cell, columns block, row, column, mean, std, n_seeds, speedup, degenerate (what
+`pf diff` compares).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pf.errors import PfError
 from pf.io import atomic_write_text
+from pf.reports.results import MetricsIndex, ResultKey, degenerate_results, resolve_seeds
 from pf.reports.spec import ReportSpec, RowSpec, TableSpec, order_tasks
 from pf.tasks import TASKS
 
 AVG = "Avg."
 SPEEDUP = "Speed-up"
 MISSING_TEXT = "–"
+DAGGER = "†"
+SPEEDUP_TOLERANCE = 0.03   # relative: |achieved / target - 1|
+CSV_COLUMNS = ("block", "row", "column", "mean", "std", "n_seeds", "speedup", "degenerate")
 
 
 @dataclass(frozen=True)
@@ -39,8 +52,12 @@ class Cell:
     mean: float | None
     std: float | None = None
     n: int = 0
-    kind: str = "pct"        # "pct": one decimal; "x": speed-up, two decimals
+    kind: str = "pct"            # "pct": one decimal; "x": speed-up, two decimals
     bold: bool = False
+    degenerate: bool = False     # a degenerate model in at least one seed
+    speedup: float | None = None  # achieved speed-up of a score cell (mean over seeds)
+    comparable: bool = True      # within SPEEDUP_TOLERANCE of the target (bold-eligible)
+    show_speedup: bool = False   # state the achieved speed-up in the cell
 
     @property
     def missing(self) -> bool:
@@ -54,19 +71,32 @@ class Cell:
         return None if self.missing else float(self._num(self.mean))
 
     def text(self, style: str = "plain") -> str:
+        latex = style == "latex"
         if self.missing:
-            return {"latex": "--", "csv": ""}.get(style, MISSING_TEXT)
+            return "--" if latex else MISSING_TEXT
         s = self._num(self.mean)
         if self.std is not None:
-            pm = r" $\pm$ " if style == "latex" else " ± "
-            s += pm + self._num(self.std)
-        if self.kind == "x" and style != "csv":
-            s += r"$\times$" if style == "latex" else "×"
-        if self.bold and style == "latex":
-            s = r"\textbf{" + s + "}"
-        elif self.bold and style == "md":
-            s = f"**{s}**"
+            s += (r" $\pm$ " if latex else " ± ") + self._num(self.std)
+        if self.kind == "x":
+            s += r"$\times$" if latex else "×"
+        if self.bold:
+            s = r"\textbf{" + s + "}" if latex else f"**{s}**"
+        if self.degenerate:
+            s += r"$^\dagger$" if latex else DAGGER
+        if self.show_speedup and self.speedup is not None:
+            s += (rf" {{\scriptsize ({self.speedup:.2f}$\times$)}}" if latex
+                  else f" ({self.speedup:.2f}×)")
         return s
+
+    def csv_values(self) -> list[str]:
+        if self.missing:
+            return ["", "", str(self.n), "", ""]
+        digits = 2 if self.kind == "pct" else 3
+        return [f"{self.mean:.{digits}f}",
+                "" if self.std is None else f"{self.std:.{digits}f}",
+                str(self.n),
+                "" if self.speedup is None else f"{self.speedup:.3f}",
+                str(self.degenerate).lower() if self.kind == "pct" else ""]
 
 
 @dataclass
@@ -89,6 +119,7 @@ class Table:
     columns: list[str]             # data column headers, in order
     blocks: list[Block]
     row_header: str = "Method"
+    degenerate: list[str] = field(default_factory=list)   # results marked with a dagger
 
     # ---------------------------------------------------------------- renderers
     def to_latex(self) -> str:
@@ -102,7 +133,7 @@ class Table:
             " & ".join([latex_escape(self.row_header)]
                        + [latex_escape(c) for c in self.columns]) + r" \\",
         ]
-        for i, block in enumerate(self.blocks):
+        for block in self.blocks:
             lines.append(r"\midrule")
             if block.title:
                 lines.append(rf"\multicolumn{{{ncol}}}{{l}}{{\textit{{{latex_escape(block.title)}}}}} \\")
@@ -118,35 +149,30 @@ class Table:
         ]
         return "\n".join(lines) + "\n"
 
-    def _plain_rows(self, style: str) -> list[list[str]]:
-        out = []
-        for block in self.blocks:
-            for row in block.rows:
-                out.append([block.title, row.label]
-                           + [row.cells.get(c, Cell(None)).text(style) for c in self.columns])
-        return out
-
     def to_markdown(self) -> str:
         with_block = any(b.title for b in self.blocks)
         header = (["Block"] if with_block else []) + [self.row_header] + self.columns
-        rows = [r if with_block else r[1:] for r in self._plain_rows("md")]
         align = ["---"] * (len(header) - len(self.columns)) + ["---:"] * len(self.columns)
 
         def line(cells: list[str]) -> str:
             return "| " + " | ".join(c.replace("|", r"\|") for c in cells) + " |"
 
         lines = [f"**{self.name}.** {self.caption}", "", line(header), line(align)]
-        lines += [line(r) for r in rows]
+        for block in self.blocks:
+            for row in block.rows:
+                cells = [row.cells.get(c, Cell(None)).text("md") for c in self.columns]
+                lines.append(line(([block.title] if with_block else []) + [row.label] + cells))
         return "\n".join(lines) + "\n"
 
     def to_csv(self) -> str:
-        import csv
-        import io
-
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["block", "row"] + self.columns)
-        writer.writerows(self._plain_rows("csv"))
+        writer.writerow(CSV_COLUMNS)
+        for block in self.blocks:
+            for row in block.rows:
+                for col in self.columns:
+                    cell = row.cells.get(col, Cell(None))
+                    writer.writerow([block.title, row.label, col, *cell.csv_values()])
         return buf.getvalue()
 
     def write(self, out_dir: str | os.PathLike) -> list[Path]:
@@ -163,17 +189,18 @@ class Table:
 _LATEX_SPECIALS = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
                    "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
-                   "×": r"$\times$", "±": r"$\pm$", "α": r"$\alpha$"}
+                   "×": r"$\times$", "±": r"$\pm$", "α": r"$\alpha$", DAGGER: r"$^\dagger$",
+                   "≥": r"$\geq$"}
 
 
 def latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in str(text))
 
 
-# ------------------------------------------------------------------- selection
+# ------------------------------------------------------------------- cells
 
 def _stats(values: list[float], kind: str = "pct") -> Cell:
-    vals = [float(v) for v in values if v is not None and not math.isnan(float(v))]
+    vals = [float(v) for v in values]
     if not vals:
         return Cell(None, kind=kind)
     mean = sum(vals) / len(vals)
@@ -183,284 +210,257 @@ def _stats(values: list[float], kind: str = "pct") -> Cell:
     return Cell(mean, std, len(vals), kind)
 
 
-def filter_seeds(frame, spec: ReportSpec):
-    if spec.seeds is None:
-        return frame
-    return frame[frame["seed"].isin(list(spec.seeds))]
+def off_target(speedup: float, target: float) -> bool:
+    return abs(speedup / target - 1.0) > SPEEDUP_TOLERANCE + 1e-12
 
 
-def _at_target(sub, target: float):
-    """Rows of one variant at `target`; static ("last"-rule) variants at any target."""
-    hit = sub[(sub["target"] - target).abs() < 1e-6]
-    if len(hit) or not len(sub) or not (sub["rule"] == "last").all():
-        return hit
-    # fixed speed-up: every target gives the same numbers; keep one per (task, seed)
-    return sub.sort_values("target", kind="stable").drop_duplicates(
-        ["task", "seed"], keep="first")
-
-
-def resolve_variant(frame, backbone: str, row: RowSpec, target: float) -> str | None:
-    """The variant name a row reads for one backbone, or None when there is none."""
-    bb = frame[frame["backbone"] == backbone]
-    present = set(bb["variant"])
-    if row.variants:
-        return next((v for v in row.variants if v in present), None)
-    cands = sorted(set(bb.loc[bb["method"] == row.method, "variant"]))
-    if len(cands) <= 1:
-        return cands[0] if cands else None
-
-    def distance(v: str) -> tuple[float, str]:
-        sub = _at_target(bb[bb["variant"] == v], target)
-        if not len(sub):
-            return (math.inf, v)
-        return (abs(float(sub["speedup"].median()) - target), v)
-
-    return min(cands, key=distance)
-
-
-def _score_column(frame, task: str, spec: ReportSpec) -> str:
+def _score(rec: dict[str, Any], task: str, spec: ReportSpec) -> float:
     metric = spec.table_metric.get(task)
-    if metric is None:
-        return "score"
-    col = f"metric_{metric}"
-    if col not in frame.columns:
-        raise PfError(f"table metric '{metric}' for task {task}: the metrics frame has no "
-                      f"column '{col}'")
-    return col
+    if metric is None or metric == rec["metric"]:
+        return 100.0 * float(rec["score"])
+    value = rec.get(f"metric_{metric}")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        raise PfError(f"table metric '{metric}' for task {task}: the result "
+                      f"{rec['backbone']}/{task}/{rec['variant']} seed {rec['seed']} has none")
+    return 100.0 * float(value)
 
 
-def row_label(spec: ReportSpec, row: RowSpec, backbone: str, variant: str | None,
-              sub) -> str:
-    method = row.method or (str(sub["method"].iloc[0]) if len(sub) else "")
-    template = row.label or spec.label_template(variant or row.key, method)
-    n = int(sub["n_layers"].iloc[0]) if len(sub) else None
+def row_label(spec: ReportSpec, row: RowSpec, backbone: str, target: float,
+              records: list[dict[str, Any]]) -> str:
+    method = str(records[0]["method"]) if records else row.variant
+    template = row.label or spec.label_template(row.variant, method)
+    n = int(records[0]["n_layers"]) if records else None
     m = None
-    if len(sub) and n:
-        sp = float(sub["speedup"].median())
-        m = round(n / sp) if sp > 0 else None
-    try:
-        return template.format(backbone=spec.backbone_display(backbone),
-                               full=spec.backbone_full(backbone),
-                               n="?" if n is None else n, m="?" if m is None else m)
-    except (KeyError, IndexError, ValueError):
-        raise PfError(f"row label template {template!r}: use only {{backbone}}, {{full}}, "
-                      f"{{n}}, {{m}}") from None
+    if records and n:
+        m = round(n / float(records[0]["speedup"]))
+    return spec.format_label(template, backbone, n, m)
 
 
-def _score_row(frame, spec: ReportSpec, backbone: str, row: RowSpec, target: float,
-               tasks: tuple[str, ...]) -> TableRow:
-    variant = resolve_variant(frame, backbone, row, target)
-    sub = frame.iloc[0:0]
-    if variant is not None:
-        sub = frame[(frame["backbone"] == backbone) & (frame["variant"] == variant)]
-        sub = _at_target(sub, row.target if row.target is not None else target)
+def _score_row(found: dict[ResultKey, dict], spec: ReportSpec, backbone: str, row: RowSpec,
+               target: float, tasks: tuple[str, ...], seeds: tuple[int, ...]) -> TableRow:
+    variant = row.concrete(target)
     cells: dict[str, Cell] = {}
-    per_task: dict[str, dict[int, float]] = {}
+    per_seed: dict[int, list[float]] = {s: [] for s in seeds}
+    speedups: list[float] = []
+    records = []
     for task in tasks:
-        t = sub[sub["task"] == task]
-        col = _score_column(frame, task, spec)
-        values = {int(s): 100.0 * float(v) for s, v in zip(t["seed"], t[col])
-                  if v is not None and not (isinstance(v, float) and math.isnan(v))}
-        per_task[task] = values
-        cells[TASKS[task].display] = _stats(list(values.values()))
-    if tasks and all(per_task[t] for t in tasks):
-        common = set.intersection(*(set(per_task[t]) for t in tasks))
-        if common:
-            avgs = [sum(per_task[t][s] for t in tasks) / len(tasks) for s in sorted(common)]
-            cells[AVG] = _stats(avgs)
-        else:
-            means = [cells[TASKS[t].display].mean for t in tasks]
-            cells[AVG] = Cell(sum(means) / len(means), None, 1)
-    else:
-        cells[AVG] = Cell(None)
-    in_tasks = sub[sub["task"].isin(list(tasks))]
-    sp = _stats(list(in_tasks["speedup"]), kind="x")
-    cells[SPEEDUP] = Cell(sp.mean, None, sp.n, "x")
-    return TableRow(row_label(spec, row, backbone, variant, sub), cells, row.reference)
+        recs = [found[ResultKey(backbone, task, variant, s, target)] for s in seeds]
+        records += recs
+        values = [_score(r, task, spec) for r in recs]
+        for s, v in zip(seeds, values):
+            per_seed[s].append(v)
+        achieved = sum(float(r["speedup"]) for r in recs) / len(recs)
+        speedups += [float(r["speedup"]) for r in recs]
+        far = off_target(achieved, target)
+        cells[TASKS[task].display] = replace(
+            _stats(values), degenerate=any(bool(r["degenerate"]) for r in recs),
+            speedup=achieved, comparable=not far, show_speedup=far and not row.reference)
+    avg = _stats([sum(v) / len(v) for v in per_seed.values()])
+    task_cells = [cells[TASKS[t].display] for t in tasks]
+    cells[AVG] = replace(avg, comparable=all(c.comparable for c in task_cells),
+                         degenerate=any(c.degenerate for c in task_cells))
+    cells[SPEEDUP] = Cell(sum(speedups) / len(speedups), None, len(seeds), "x")
+    return TableRow(row_label(spec, row, backbone, target, records), cells, row.reference)
 
 
 def mark_best(block: Block, columns: list[str]) -> None:
-    """Bold the best displayed value of each column among non-reference rows."""
+    """Bold the best displayed value of each column among the non-reference rows whose
+    cell is comparable (within the speed-up tolerance) and not degenerate."""
     for col in columns:
         shown = [(r, r.cells[col].shown()) for r in block.rows
-                 if not r.reference and col in r.cells]
+                 if not r.reference and col in r.cells and r.cells[col].comparable
+                 and not r.cells[col].degenerate]
         vals = [v for _, v in shown if v is not None]
-        if len(vals) < 2:
+        if not vals:
             continue
         best = max(vals)
         for r, v in shown:
             if v == best:
-                c = r.cells[col]
-                r.cells[col] = Cell(c.mean, c.std, c.n, c.kind, True)
-
-
-def _backbones(frame, spec: ReportSpec, tspec: TableSpec | None = None) -> list[str]:
-    present = list(dict.fromkeys(frame["backbone"]))
-    wanted = list(tspec.backbones) if tspec and tspec.backbones else list(spec.backbones)
-    order = [b for b in wanted if b in present]
-    if not (tspec and tspec.backbones):
-        order += sorted(b for b in present if b not in order)
-    return order
+                r.cells[col] = replace(r.cells[col], bold=True)
 
 
 def _fmt_x(t: float) -> str:
     return f"{t:.2f}×"
 
 
-def _caption(spec: ReportSpec, frame, text: str, tasks: tuple[str, ...],
-             backbones: list[str], seeds_max: int) -> str:
-    sizes = []
-    for b in backbones:
-        n = sorted(set(int(x) for x in frame.loc[frame["backbone"] == b, "n_layers"]))
-        layers = "/".join(str(x) for x in n)
-        sizes.append(f"{spec.backbone_full(b)} ({layers} layers)")
+def _seed_text(seeds: tuple[int, ...]) -> str:
+    listed = ", ".join(str(s) for s in seeds)
+    if len(seeds) == 1:
+        return f"One seed ({listed})."
+    return f"Mean ± sample std over {len(seeds)} seeds ({listed})."
+
+
+def _size_text(found: dict[ResultKey, dict], tasks: tuple[str, ...], split: str) -> str:
+    sizes = {t: sorted({int(r["n_examples"]) for k, r in found.items() if k.task == t})
+             for t in tasks}
+    flat = sorted({n for v in sizes.values() for n in v})
+    if len(flat) == 1:
+        return f"{split.capitalize()} sets of n = {flat[0]} examples per task."
+    parts = [f"{TASKS[t].display} {'/'.join(map(str, v))}" for t, v in sizes.items()]
+    return f"{split.capitalize()}-set sizes n: {', '.join(parts)}."
+
+
+def _caption(spec: ReportSpec, found: dict[ResultKey, dict], text: str,
+             tasks: tuple[str, ...], backbones: list[str], seeds: tuple[int, ...],
+             any_degenerate: bool) -> str:
     metrics = []
     for t in tasks:
         m = spec.table_metric.get(t)
         if m is None:
-            names = sorted(set(frame.loc[frame["task"] == t, "metric"].astype(str)))
-            m = "/".join(names) if names else TASKS[t].metrics[0]
+            names = sorted({str(r["metric"]) for k, r in found.items() if k.task == t})
+            m = "/".join(names)
         metrics.append(f"{TASKS[t].display} {m}")
+    layers = []
+    for b in backbones:
+        n = sorted({int(r["n_layers"]) for k, r in found.items() if k.backbone == b})
+        layers.append(f"{spec.backbone_label(b)} ({'/'.join(map(str, n))} layers)")
+    tol = f"{SPEEDUP_TOLERANCE:.0%}"
     parts = [text.strip()] if text.strip() else []
-    parts.append(f"Scores in % on the {spec.split} sets ({', '.join(metrics)}).")
-    if seeds_max > 1:
-        parts.append(f"Mean ± sample std over up to {seeds_max} seeds.")
-    parts.append("Speed-up: achieved layer-count speed-up, mean over tasks; bold: best per "
-                 "column among the accelerated models.")
-    parts.append(f"Backbones: {', '.join(sizes) if sizes else 'none'}.")
+    parts += [
+        f"Scores in % on the {spec.split} sets ({', '.join(metrics)}).",
+        _seed_text(seeds),
+        _size_text(found, tasks, spec.split),
+        f"Speed-up: achieved layer-count speed-up, mean over tasks and seeds; a cell whose "
+        f"achieved speed-up differs from the target by more than {tol} states it in "
+        f"parentheses. Bold: the best score per column among the accelerated models within "
+        f"{tol} of the target.",
+    ]
+    if any_degenerate:
+        parts.append(f"{DAGGER} degenerate model (in at least one seed; on Avg.: in one of "
+                     f"the tasks): ≥ 95% of its predictions are one class, or its score is at "
+                     f"most 2 points above the majority-class score; no better than a "
+                     f"constant answer, never bold.")
+    parts.append(f"Backbones: {', '.join(layers)}.")
     parts.append(f"Data: {spec.data_source}; scale: {spec.scale}.")
     return " ".join(parts)
 
 
-def score_table(frame, spec: ReportSpec, name: str) -> Table:
+def score_table(index: MetricsIndex, spec: ReportSpec, name: str) -> Table:
     """Any of Tables 1-6: rows = the TableSpec's rows, columns = its tasks + Avg + Speed-up.
 
     One block per backbone (and per target when the TableSpec has several)."""
     tspec = spec.table(name)
-    frame = filter_seeds(frame, spec)
     tasks = tspec.tasks
+    seeds = resolve_seeds(tspec.seeds, spec.seeds, index)
+    backbones = list(tspec.backbones or spec.backbones)
+    keys = [ResultKey(b, t, r.concrete(target), s, target)
+            for b in backbones for target in tspec.targets for r in tspec.rows
+            for t in tasks for s in seeds]
+    label = f"table{name}" if str(name).isdigit() else str(name)
+    found = index.require(keys, f"table {name}")
     columns = [TASKS[t].display for t in tasks] + [AVG, SPEEDUP]
-    backbones = _backbones(frame, spec, tspec)
-    blocks, used = [], []
+    blocks = []
     for backbone in backbones:
         for target in tspec.targets:
-            rows = [_score_row(frame, spec, backbone, r, target, tasks) for r in tspec.rows]
-            with_data = sum(not r.cells[SPEEDUP].missing for r in rows)
-            if with_data < min(2, len(rows)):
-                continue  # nothing to compare for this backbone (e.g. analysis on BERT only)
-            title = spec.backbone_display(backbone)
+            rows = [_score_row(found, spec, backbone, r, target, tasks, seeds)
+                    for r in tspec.rows]
+            title = spec.backbone_label(backbone)
             if len(tspec.targets) > 1:
                 title += f", target {_fmt_x(target)}"
             block = Block(title, rows)
             mark_best(block, columns[:-1])
             blocks.append(block)
-            if backbone not in used:
-                used.append(backbone)
-    if not blocks:
-        wanted = ", ".join(r.key for r in tspec.rows)
-        raise PfError(f"table {name}: the metrics frame has none of its rows ({wanted}) "
-                      f"at target(s) {', '.join(_fmt_x(t) for t in tspec.targets)}")
-    seeds_max = max((c.n for bl in blocks for r in bl.rows for c in r.cells.values()
-                     if c.kind == "pct"), default=1)
-    targets = " and ".join(_fmt_x(t) for t in tspec.targets)
-    text = tspec.caption or f"Target speed-up {targets}."
-    return Table(f"table{name}" if str(name).isdigit() else str(name),
-                 _caption(spec, frame, text, tasks, used, seeds_max), columns, blocks)
+    degenerate = degenerate_results(found.items())
+    text = tspec.caption or f"Target speed-up {' and '.join(map(_fmt_x, tspec.targets))}."
+    caption = _caption(spec, found, text, tasks, backbones, seeds, bool(degenerate))
+    return Table(label, caption, columns, blocks, degenerate=degenerate)
 
 
-def table1(frame, spec: ReportSpec) -> Table:
+def table1(index: MetricsIndex, spec: ReportSpec) -> Table:
     """Main results at 2.00x: full, truncated (n/2 layers), DeeBERT, PABEE, Ours."""
-    return score_table(frame, spec, "1")
+    return score_table(index, spec, "1")
 
 
-def table2(frame, spec: ReportSpec) -> Table:
+def table2(index: MetricsIndex, spec: ReportSpec) -> Table:
     """Main results at 3.00x: full, truncated (n/3 layers), DeeBERT, PABEE, Ours."""
-    return score_table(frame, spec, "2")
+    return score_table(index, spec, "2")
 
 
-def table3(frame, spec: ReportSpec) -> Table:
+def table3(index: MetricsIndex, spec: ReportSpec) -> Table:
     """Global strategies on the analysis tasks."""
-    return score_table(frame, spec, "3")
+    return score_table(index, spec, "3")
 
 
-def table4(frame, spec: ReportSpec) -> Table:
+def table4(index: MetricsIndex, spec: ReportSpec) -> Table:
     """Global Past versus Global Past-Future at 2x and 3x."""
-    return score_table(frame, spec, "4")
+    return score_table(index, spec, "4")
 
 
-def table5(frame, spec: ReportSpec) -> Table:
+def table5(index: MetricsIndex, spec: ReportSpec) -> Table:
     """Distillation students versus Ours at the same speed-up."""
-    return score_table(frame, spec, "5")
+    return score_table(index, spec, "5")
 
 
-def table6(frame, spec: ReportSpec) -> Table:
+def table6(index: MetricsIndex, spec: ReportSpec) -> Table:
     """Ours with and without the merging gate."""
-    return score_table(frame, spec, "6")
+    return score_table(index, spec, "6")
 
 
 # ------------------------------------------------------------------- latency
 
 def latency_table(latency_frame, spec: ReportSpec) -> Table:
     """Measured wall-clock speed-up of the early-exit engine beside the layer-count speed-up,
-    at the smallest and the largest batch size (or `spec.latency['batch_sizes']`).
+    at the smallest and the largest batch size (or `spec.latency.batch_sizes`).
 
-    One block per backbone, one row per (task, variant); seeds averaged."""
-    lat = latency_frame
-    if "seed" in lat.columns and spec.seeds is not None:
-        lat = lat[lat["seed"].isin(list(spec.seeds)) | lat["seed"].isna()]
-    if spec.latency.get("variants"):
-        lat = lat[lat["variant"].isin([str(v) for v in spec.latency["variants"]])]
-    if not len(lat):
-        raise PfError("latency table: no latency rows")
-    sizes = spec.latency.get("batch_sizes")
-    if sizes:
-        sizes = [int(s) for s in sizes]
-    else:
-        found = sorted(set(int(b) for b in lat["batch_size"]))
+    One block per backbone, one row per (task, variant), mean over the latency seeds; every
+    (backbone, task, variant, seed) the spec names must be given."""
+    lat = spec.latency
+    frame = latency_frame
+    backbones = list(lat.backbones or order_present(frame["backbone"], spec.backbones))
+    tasks = lat.tasks or order_tasks(set(frame["task"]))
+    variants = list(lat.variants or sorted(set(frame["variant"])))
+    seeds = lat.seeds or spec.seeds or tuple(sorted({int(s) for s in frame["seed"]}))
+    sizes = list(lat.batch_sizes or ())
+    if not sizes:
+        found = sorted({int(b) for b in frame["batch_size"]})
         sizes = [found[0], found[-1]] if len(found) > 1 else found
+    by_key = {(str(r["backbone"]), str(r["task"]), str(r["variant"]), int(r["seed"]),
+               int(r["batch_size"])): r for r in frame.to_dict("records")}
+    missing = [f"{b}/{t}/{v} seed {s} batch size {bs} (latency/{b}/{t}/{v}/seed{s}.json)"
+               for b in backbones for t in tasks for v in variants for s in seeds
+               for bs in sizes if (b, t, v, s, bs) not in by_key]
+    if missing:
+        raise PfError(f"latency table: {len(missing)} timing(s) missing from the inputs: "
+                      f"{'; '.join(missing[:12])}")
     columns = ["Layer speed-up"] + [f"Measured (batch {b})" for b in sizes]
     blocks = []
-    for backbone in _backbones(lat, spec):
-        bb = lat[lat["backbone"] == backbone]
+    for b in backbones:
         rows = []
-        tasks = order_tasks(set(bb["task"]))
-        for task in tasks:
-            for variant in sorted(set(bb.loc[bb["task"] == task, "variant"])):
-                sub = bb[(bb["task"] == task) & (bb["variant"] == variant)]
-                per_seed = sub.drop_duplicates(["seed"]) if "seed" in sub.columns else sub
+        for t in tasks:
+            for v in variants:
+                recs = {bs: [by_key[(b, t, v, s, bs)] for s in seeds] for bs in sizes}
                 cells = {"Layer speed-up": _stats(
-                    [v for v in per_seed["layer_speedup"] if v is not None], "x")}
-                for b in sizes:
-                    cells[f"Measured (batch {b})"] = _stats(
-                        list(sub.loc[sub["batch_size"] == b, "measured_speedup"]), "x")
-                method = variant
-                label_t = spec.label_template(variant, method)
-                try:
-                    vlabel = label_t.format(backbone=spec.backbone_display(backbone),
-                                            full=spec.backbone_full(backbone), n="?", m="?")
-                except (KeyError, IndexError, ValueError):
-                    vlabel = variant
-                task_name = TASKS[task].display if task in TASKS else task
-                rows.append(TableRow(f"{task_name}: {vlabel}", cells))
-        blocks.append(Block(spec.backbone_display(backbone), rows))
+                    [r["layer_speedup"] for r in recs[sizes[0]]], "x")}
+                for bs in sizes:
+                    cells[f"Measured (batch {bs})"] = _stats(
+                        [r["measured_speedup"] for r in recs[bs]], "x")
+                vlabel = spec.format_label(spec.label_template(v, v), b)
+                rows.append(TableRow(f"{TASKS[t].display}: {vlabel}", cells))
+        blocks.append(Block(spec.backbone_label(b), rows))
     caption = (
         "Wall-clock speed-up of the real early-exit engine (full model time / engine time) "
         "beside the layer-count speed-up of equation 15, same threshold. "
-        f"Batch sizes {', '.join(str(b) for b in sizes)}. "
+        f"Batch sizes {', '.join(str(b) for b in sizes)}. {_seed_text(tuple(seeds))} "
         f"Data: {spec.data_source}; scale: {spec.scale}.")
     return Table("latency", caption, columns, blocks, row_header="Task: method")
 
 
-TableBuilder = Callable[[Any, ReportSpec], Table]
+def order_present(values, declared: dict[str, str]) -> list[str]:
+    present = list(dict.fromkeys(str(v) for v in values))
+    return [b for b in declared if b in present] + sorted(b for b in present
+                                                          if b not in declared)
+
+
+TableBuilder = Callable[[MetricsIndex, ReportSpec], Table]
 TABLE_BUILDERS: dict[str, TableBuilder] = {
     "1": table1, "2": table2, "3": table3, "4": table4, "5": table5, "6": table6,
 }
 
 
-def build_table(name: str, frame, spec: ReportSpec) -> Table:
+def build_table(name: str, index: MetricsIndex, spec: ReportSpec) -> Table:
     """Table `name` (a TABLE_BUILDERS key or any table the spec defines)."""
     name = str(name)
     if name in TABLE_BUILDERS:
-        return TABLE_BUILDERS[name](frame, spec)
+        return TABLE_BUILDERS[name](index, spec)
     spec.table(name)  # raises a PfError listing the known tables
-    return score_table(frame, spec, name)
+    return score_table(index, spec, name)

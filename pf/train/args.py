@@ -14,9 +14,16 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 class TrainingArgs:
     """lr, batch_size, grad_accum, epochs (per stage), max_steps (optional cap on optimizer
     steps per stage), warmup_ratio, weight_decay, max_grad_norm (<= 0: no clipping),
-    select_on_dev (keep the epoch-end checkpoint with the best dev accuracy averaged over
-    exits, instead of the last one), precision (fp32 | bf16 | fp16: autocast on CUDA; CPU
-    always runs fp32), eval_batch_size (dev evaluation)."""
+    select_on_dev (keep the epoch-end checkpoint with the best accuracy averaged over exits
+    on a development split that is not scored, the prepared `heldout` slice of train,
+    instead of the last one; refused when the prepared data has no heldout split),
+    precision (fp32 | bf16 | fp16: autocast on CUDA; CPU always runs fp32),
+    eval_batch_size (checkpoint-selection evaluation).
+
+    These field defaults are the only training defaults: `pf train` by hand uses them and
+    the workflow's pf.config.TRAINING_DEFAULTS is built from them. The optimizer settings
+    follow the run_glue.py of the released Past-Future code and of the DeeBERT and PABEE
+    originals (weight decay 0.0, max_grad_norm 1.0, no warmup)."""
 
     lr: float = 2e-5
     batch_size: int = 16
@@ -24,7 +31,7 @@ class TrainingArgs:
     epochs: int = 3
     max_steps: int | None = None
     warmup_ratio: float = 0.0
-    weight_decay: float = 0.01
+    weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     select_on_dev: bool = False
     precision: str = "fp32"

@@ -61,6 +61,21 @@ def backbone_spec_of(meta: dict[str, Any]):
     return BackboneSpec.from_dict(str(d.pop("name", d.get("family"))), d)
 
 
+SELECTION_SPLIT = "heldout"
+
+
+def selection_split(prepared: str, meta: dict[str, Any]) -> str:
+    """The split `select_on_dev` selects on: the held-out slice of train, never dev (the
+    split every table scores, so choosing the checkpoint there would flatter it)."""
+    if SELECTION_SPLIT not in (meta.get("splits") or {}):
+        raise PfError(f"{prepared}: training option 'select_on_dev' picks the checkpoint on "
+                      f"the held-out slice of train, never on dev (the split that is scored), "
+                      f"and this prepared data has no '{SELECTION_SPLIT}' split; prepare it "
+                      f"with --heldout-fraction > 0 (config: data.heldout_fraction) or set "
+                      f"select_on_dev to false")
+    return SELECTION_SPLIT
+
+
 def resume_dir_for(out: str | Path) -> Path:
     """The default resume directory: OUT.resume, beside the checkpoint directory."""
     out = Path(out)
@@ -102,11 +117,13 @@ def run_train(prepared: str, method: str, options: dict | None, training: dict |
     device = resolve_device(device)
     meta = read_meta(prepared)
     spec = backbone_spec_of(meta)
-    if getattr(get_method(method), "needs_attention", False):
-        spec = dataclasses.replace(spec, attn_implementation="eager")
+    attn = get_method(method).attn_implementation       # a method that needs `eager`
+    if attn is not None:
+        spec = dataclasses.replace(spec, attn_implementation=attn)
     train_data = Examples.from_split(load_split(prepared, "train"), pad_to_max=padded)
-    dev_data = (Examples.from_split(load_split(prepared, "dev"), pad_to_max=padded)
-                if args.select_on_dev else None)
+    select_data = (Examples.from_split(load_split(prepared, selection_split(prepared, meta)),
+                                       pad_to_max=padded)
+                   if args.select_on_dev else None)
     fingerprint = {"method": method, "options": options, "training": args.to_dict(),
                    "seed": seed, "prepared": meta, "padded": padded}
     store = ResumeStore(resume_dir if resume_dir is not None else resume_dir_for(out), fingerprint)
@@ -119,7 +136,8 @@ def run_train(prepared: str, method: str, options: dict | None, training: dict |
     torch.manual_seed(seed)
     model = build_model(method, options, encoder, num_labels_of(meta))
     started = time.perf_counter()
-    result = train(model, train_data, args, seed, dev=dev_data, device=device, monitor=monitor)
+    result = train(model, train_data, args, seed, dev=select_data, device=device,
+                   monitor=monitor)
     info = {
         "task": meta["task"],
         "backbone": {"name": spec.name, **spec.to_dict()},
@@ -127,7 +145,8 @@ def run_train(prepared: str, method: str, options: dict | None, training: dict |
         "prepared_dir": str(prepared),
         "training": args.to_dict(),
         "seed": seed,
-        "selected": result.selected,
+        "selected": ({**result.selected, "split": SELECTION_SPLIT} if args.select_on_dev
+                     else result.selected),
         "device": result.device,
         "precision": result.precision,
     }
@@ -205,7 +224,11 @@ def _records(specs: list[str]) -> list[tuple[str, str]]:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("train", help="fine-tune one method on prepared data")
+    p = subparsers.add_parser(
+        "train", help="fine-tune one method on prepared data", description=__doc__,
+        epilog="example:\n  pf train --prepared results/prepared/bert/rte --method pf "
+               "--options '{\"strategy\": \"concat\"}' \\\n      --training '{\"epochs\": 1}' "
+               "--seed 42 --out results/models/bert/rte/pf/seed42\n")
     p.add_argument("--prepared", required=True, help="directory written by `pf prepare`")
     p.add_argument("--method", required=True, help="pf, deebert, pabee, full, truncated, kd, pkd, tinybert")
     p.add_argument("--options", default=None, help="method options: JSON text or file")
@@ -213,7 +236,8 @@ def register(subparsers) -> None:
                    help="training arguments: JSON text or file (lr, batch_size, grad_accum, "
                         "epochs, max_steps, warmup_ratio, weight_decay, max_grad_norm, "
                         "select_on_dev, precision)")
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=int, required=True,
+                   help="seed of everything random: initialisation, data order, dropout")
     p.add_argument("--out", required=True, help="checkpoint directory")
     p.add_argument("--teacher", default=None, help="teacher `full` checkpoint (kd, pkd, tinybert)")
     p.add_argument("--device", default="auto",
@@ -221,7 +245,8 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--record", action="append", default=[], metavar="SPLIT=FILE",
                    help="also write the per-layer outputs of SPLIT to FILE (repeatable)")
-    p.add_argument("--record-batch-size", type=int, default=64)
+    p.add_argument("--record-batch-size", type=int, default=64,
+                   help="batch size of the --record passes")
     p.add_argument("--checkpoint-every",
                    default=os.environ.get("PF_CHECKPOINT_EVERY", DEFAULT_CHECKPOINT_EVERY),
                    metavar="WHEN",

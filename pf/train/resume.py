@@ -12,7 +12,7 @@ deletes a failed job's declared outputs, never this) holds
                             the start of the epoch, the freezing generator)
   state.json                the rest, as JSON: the run's fingerprint (method, options,
                             training arguments, seed, prepared data, teacher), where training
-                            stands (stage, epoch, next batch, step), optimizer hyper-parameters,
+                            stands (stage, epoch, next batch, step, forward passes), optimizer hyper-parameters,
                             scheduler and loss-scaler state, python and numpy RNG states, the
                             log so far, and the name and size of the tensors file.
 state.json is written last, by an atomic rename: it is the commit point, so a kill while
@@ -119,6 +119,7 @@ class ResumePoint:
     scheduler: dict[str, Any]
     scaler: dict[str, Any] | None
     rng: RngState
+    forwards: int = 0                    # training forward passes of the stage so far
     best_score: float | None = None
     best: dict[str, torch.Tensor] | None = None
     result: dict[str, Any] = field(default_factory=dict)   # TrainResult fields so far
@@ -201,7 +202,7 @@ class ResumeStore:
             "fingerprint": self.fingerprint,
             "position": {"stage_index": point.stage_index, "stage": point.stage,
                          "epoch": point.epoch, "next_batch": point.next_batch,
-                         "step": point.step},
+                         "step": point.step, "forwards": point.forwards},
             "optimizer": opt_meta,
             "scheduler": _json_safe(point.scheduler, "scheduler state"),
             "scaler": _json_safe(point.scaler, "loss scaler state"),
@@ -258,6 +259,7 @@ class ResumeStore:
         return ResumePoint(
             stage_index=int(pos["stage_index"]), stage=str(pos["stage"]), epoch=int(pos["epoch"]),
             next_batch=int(pos["next_batch"]), step=int(pos["step"]),
+            forwards=int(pos.get("forwards", 0)),
             model=groups["model"],
             optimizer=_join_optimizer(groups["optim"], state["optimizer"]),
             scheduler=state["scheduler"], scaler=state["scaler"],

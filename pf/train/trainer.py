@@ -114,8 +114,11 @@ def model_precision(info: dict[str, Any]) -> str:
     return value if value in PRECISIONS else "fp32"
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """AdamW groups: no decay for biases and LayerNorm weights; only trainable parameters."""
+def param_groups(model: nn.Module, weight_decay: float,
+                 only: list[nn.Parameter] | None = None) -> list[dict[str, Any]]:
+    """AdamW groups: no decay for biases and LayerNorm weights; only trainable parameters
+    (and, given `only`, only those)."""
+    chosen = None if only is None else {id(p) for p in only}
     no_decay: set[int] = set()
     for module in model.modules():
         if isinstance(module, nn.LayerNorm):
@@ -123,7 +126,7 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     decay, plain = [], []
     seen: set[int] = set()
     for name, p in model.named_parameters():
-        if not p.requires_grad or id(p) in seen:
+        if not p.requires_grad or id(p) in seen or (chosen is not None and id(p) not in chosen):
             continue
         seen.add(id(p))
         if id(p) in no_decay or name.endswith("bias"):
@@ -276,13 +279,16 @@ def train(model: MultiExitModel, data: Examples, args: TrainingArgs, seed: int, 
                 continue
             model.set_stage(stage)
             model.train()
-            params = [p for p in model.parameters() if p.requires_grad]
-            optimizer = torch.optim.AdamW(param_groups(model, args.weight_decay), lr=args.lr)
+            # the optimizer may update fewer parameters than receive gradients (DeeBERT stage 2
+            # as originally written); clipping and zeroing cover every gradient
+            optimizer = torch.optim.AdamW(
+                param_groups(model, args.weight_decay, model.optimizer_parameters(stage)),
+                lr=args.lr)
             total = args.epochs * steps_per_epoch
             if args.max_steps is not None:
                 total = min(total, args.max_steps)
             scheduler = linear_schedule(optimizer, round(args.warmup_ratio * total), total)
-            step = first_epoch = first_batch = 0
+            step = first_epoch = first_batch = forwards = 0
             if point is not None:
                 optimizer.load_state_dict(point.optimizer)
                 scheduler.load_state_dict(point.scheduler)
@@ -290,6 +296,7 @@ def train(model: MultiExitModel, data: Examples, args: TrainingArgs, seed: int, 
                     scaler.load_state_dict(point.scaler)
                 point.rng.restore(data_gen, freeze_gen)
                 step, first_epoch, first_batch = point.step, point.epoch, point.next_batch
+                forwards = point.forwards
                 point = None
             bar = Progress(f"pf train {model.method}:{stage}", total, done=step,
                            display=monitor.display, every_steps=monitor.every_steps,
@@ -309,13 +316,16 @@ def train(model: MultiExitModel, data: Examples, args: TrainingArgs, seed: int, 
                         break
                     group = batches[start:start + args.grad_accum]
                     ctx = TrainContext(step=step, total_steps=total, stage=stage, epoch=epoch,
-                                       generator=freeze_gen)
+                                       generator=freeze_gen, forward_step=forwards,
+                                       micro_batches=len(group))
                     ctx.freeze = model.sample_freeze(ctx)
-                    optimizer.zero_grad(set_to_none=True)
+                    forwards += len(group)
+                    model.zero_grad(set_to_none=True)
                     n_group = sum(len(r) for r in group)
                     loss_sum = torch.zeros((), device=device)
                     parts_sum: dict[str, torch.Tensor] = {}
-                    for rows in group:
+                    for micro_batch, rows in enumerate(group):
+                        ctx.micro_batch = micro_batch
                         if targets is not None:
                             ctx.targets = {k: to_device(v[rows], device) for k, v in targets.items()}
                         inputs, labels = data.batch(rows, device)
@@ -332,10 +342,15 @@ def train(model: MultiExitModel, data: Examples, args: TrainingArgs, seed: int, 
                         p.grad = None
                     if scaler:
                         scaler.unscale_(optimizer)
+                        in_optimizer = {id(p) for g in optimizer.param_groups for p in g["params"]}
+                        for p in model.parameters():
+                            if p.grad is not None and id(p) not in in_optimizer:
+                                p.grad.div_(scaler.get_scale())
                     grad_norm = None
                     if args.max_grad_norm > 0:
                         grad_norm = torch.nn.utils.clip_grad_norm_(
-                            [p for p in params if p.grad is not None], args.max_grad_norm)
+                            [p for p in model.parameters() if p.grad is not None],
+                            args.max_grad_norm)
                     lr = optimizer.param_groups[0]["lr"]
                     if scaler:
                         scaler.step(optimizer)
@@ -348,7 +363,7 @@ def train(model: MultiExitModel, data: Examples, args: TrainingArgs, seed: int, 
                     record = {"kind": "step", "stage": stage, "epoch": epoch + 1, "step": step,
                               "lr": lr}
                     if ctx.freeze is not None:
-                        record["freeze"] = {"detach_layers": ctx.freeze.detach_layers,
+                        record["freeze"] = {"detached": [list(d) for d in ctx.freeze.detached],
                                             "frozen_layers": list(ctx.freeze.frozen_layers)}
                     values = {"loss": loss_sum, **parts_sum}
                     if grad_norm is not None:
@@ -368,7 +383,7 @@ def train(model: MultiExitModel, data: Examples, args: TrainingArgs, seed: int, 
                     if checkpoint:
                         monitor.resume.save(ResumePoint(
                             stage_index=stage_no, stage=stage, epoch=epoch,
-                            next_batch=start + args.grad_accum, step=step,
+                            next_batch=start + args.grad_accum, step=step, forwards=forwards,
                             model=model.state_dict(), optimizer=optimizer.state_dict(),
                             scheduler=scheduler.state_dict(),
                             scaler=scaler.state_dict() if scaler else None,

@@ -80,14 +80,13 @@ def parent_dir(wildcards, output):
     return str(Path(output[0]).parent)
 
 
-def results_dir_of_spec(wildcards, input):
-    """The results directory: the report spec lives at its top."""
-    return str(Path(input.spec).parent)
-
-
-def results_dir_of_metrics(wildcards, input):
-    """The results directory: {results}/metrics/{b}/{t}/{v}/seed{s}/target{r}.json."""
-    return str(Path(input[0]).parents[5])
+def figure_input_flags(wildcards, input):
+    """`--metrics FILE ... --curves FILE ...` of a figure: exactly its declared inputs."""
+    flags = []
+    for option, files in (("--metrics", input.metrics), ("--curves", input.curves)):
+        if files:
+            flags.append(" ".join([option, *(shlex.quote(str(f)) for f in files)]))
+    return " ".join(flags)
 
 
 def prepared_dir(wildcards):

@@ -1,8 +1,40 @@
-# Prepared data per (backbone, task): tokenizer (pretrained, or WordPiece trained on the
-# train split for tiny backbones) and fixed-length tensors.
+# Hub downloads, then prepared data per (backbone, task): tokenizer (pretrained, or WordPiece
+# trained on the train split for tiny backbones) and fixed-length tensors.
+
+from pf.download import plan_downloads
+
+# What the config needs from the Hugging Face hub (nothing for tiny backbones, local model
+# directories and the synthetic / glue_dir sources).
+try:
+    DOWNLOADS = plan_downloads(config)
+except PfError as err:  # e.g. a local model directory that does not exist
+    raise WorkflowError(str(err))
+DOWNLOAD_RECORD = f"{RESULTS}/download.json"
+
+
+# The compute nodes of many clusters cannot reach the hub: `pf download` fetches everything
+# on the submitting host first, into the Hugging Face cache (HF_HOME) the jobs read; with
+# HF_HUB_OFFLINE=1 it only checks that the cache has it all (docs/SLURM.md).
+rule download:
+    localrule: True
+    output:
+        DOWNLOAD_RECORD,
+    params:
+        what=shlex.join(DOWNLOADS.args()),
+    conda:
+        PF_ENV
+    log:
+        f"{LOGS}/download.log",
+    shell:
+        "pf download {params.what} --record {output} > {log} 2>&1"
 
 
 rule prepare:
+    input:
+        # ancient: fetching a model a new backbone needs does not redo the others' data
+        download=lambda wildcards: (
+            ancient(DOWNLOAD_RECORD) if DOWNLOADS.needed_by(wildcards.backbone) else []
+        ),
     output:
         f"{RESULTS}/prepared/{{backbone}}/{{task}}/meta.json",
     params:

@@ -1,4 +1,5 @@
-# Wall-clock time of the full model versus the real early-exit engine.
+# Wall-clock time of the full model versus the real early-exit engine. The exit parameter is
+# calibrated on the same split as the evaluate job's (calibration_outputs, if not dev).
 
 
 rule latency:
@@ -6,6 +7,7 @@ rule latency:
         model=f"{RESULTS}/models/{{backbone}}/{{task}}/{{variant}}/seed{{seed}}/model.safetensors",
         prepared=f"{RESULTS}/prepared/{{backbone}}/{{task}}/meta.json",
         outputs=eval_outputs,
+        calibration=calibration_outputs,
     output:
         f"{RESULTS}/latency/{{backbone}}/{{task}}/{{variant}}/seed{{seed}}.json",
     params:
@@ -18,6 +20,7 @@ rule latency:
         warmup=config["latency"]["warmup"],
         max_examples=config["latency"]["max_examples"],
         device=device_flag(),
+        calibration=calibration_flag,
     conda:
         PF_ENV
     log:
@@ -27,7 +30,7 @@ rule latency:
         **resources_of("latency"),
     shell:
         "pf latency --model {params.model} --prepared {params.prepared} --split {params.split}"
-        " --target {params.target} --outputs {input.outputs}"
+        " --target {params.target} --outputs {input.outputs} {params.calibration}"
         " --batch-sizes {params.batch_sizes} --repeats {params.repeats}"
         " --warmup {params.warmup} --max-examples {params.max_examples} {params.device}"
         " --threads {threads} --variant {wildcards.variant} --out {output} > {log} 2>&1"

@@ -1,5 +1,8 @@
 # The paper's tables (LaTeX/CSV/Markdown) and figures (PNG), each requesting exactly the
-# metrics files (and curves) it needs; `snakemake --report report.html` shows them.
+# metrics files (and curves) it needs and passing exactly those to `pf report`: a stale file
+# in the results folder never reaches a report. Degenerate models (no better than a constant
+# answer) are marked in the tables and named in a warning on the console and in the log.
+# `snakemake --report report.html` shows the outputs.
 
 report: "../report/workflow.rst"
 
@@ -38,7 +41,6 @@ rule table:
     wildcard_constraints:
         n="[1-6]",
     params:
-        results=results_dir_of_spec,
         out_dir=parent_dir,
     conda:
         PF_ENV
@@ -48,13 +50,14 @@ rule table:
     resources:
         **resources_of("report"),
     shell:
-        "pf report --results {params.results} --spec {input.spec}"
-        " --out-dir {params.out_dir} --table {wildcards.n} > {log} 2>&1"
+        "pf report --spec {input.spec} --metrics {input.metrics}"
+        " --out-dir {params.out_dir} --table {wildcards.n} 2>&1 | tee {log}"
 
 
 rule figure:
     input:
-        data=lambda wildcards: PLAN.figure_inputs(f"figure{wildcards.n}"),
+        metrics=lambda wildcards: PLAN.figure_metrics(f"figure{wildcards.n}"),
+        curves=lambda wildcards: PLAN.figure_curves(f"figure{wildcards.n}"),
         spec=REPORT_SPEC,
     output:
         report(
@@ -66,8 +69,8 @@ rule figure:
     wildcard_constraints:
         n="[3-6]",
     params:
-        results=results_dir_of_spec,
         out_dir=parent_dir,
+        inputs=figure_input_flags,
     conda:
         PF_ENV
     log:
@@ -76,8 +79,8 @@ rule figure:
     resources:
         **resources_of("report"),
     shell:
-        "pf report --results {params.results} --spec {input.spec}"
-        " --out-dir {params.out_dir} --figure {wildcards.n} > {log} 2>&1"
+        "pf report --spec {input.spec} {params.inputs}"
+        " --out-dir {params.out_dir} --figure {wildcards.n} 2>&1 | tee {log}"
 
 
 rule latency_table:
@@ -99,7 +102,6 @@ rule latency_table:
         ),
         md=f"{REPORTS}/latency.md",
     params:
-        results=results_dir_of_spec,
         out_dir=parent_dir,
     conda:
         PF_ENV
@@ -109,7 +111,7 @@ rule latency_table:
     resources:
         **resources_of("report"),
     shell:
-        "pf report --results {params.results} --spec {input.spec}"
+        "pf report --spec {input.spec} --latency-inputs {input.latency}"
         " --out-dir {params.out_dir} --latency > {log} 2>&1"
 
 
@@ -123,8 +125,6 @@ rule collect:
             category="Data",
             labels={"file": "metrics.csv"},
         ),
-    params:
-        results=results_dir_of_metrics,
     conda:
         PF_ENV
     log:
@@ -133,4 +133,4 @@ rule collect:
     resources:
         **resources_of("collect"),
     shell:
-        "pf collect --results {params.results} --out {output} > {log} 2>&1"
+        "pf collect {input} --out {output} 2>&1 | tee {log}"
