@@ -15,22 +15,10 @@ import pytest
 import yaml
 
 from pf.progress import Progress, format_seconds
+from test_e2e import _job_processes
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
-
-
-def _kill_jobs_in(workdir: Path) -> None:
-    """SIGKILL the job processes Snakemake started in `workdir` (they may sit in process
-    groups of their own), so none outlives the test."""
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if Path(os.readlink(proc / "cwd")) == workdir.resolve():
-                os.kill(int(proc.name), signal.SIGKILL)
-        except (OSError, ProcessLookupError):
-            continue
 
 
 def test_progress_lines_and_records(capsys):
@@ -83,7 +71,11 @@ def test_snakemake_training_job_log_shows_progress_while_it_runs(tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
-        _kill_jobs_in(tmp_path)
+        for pid, _ in _job_processes(tmp_path):       # jobs may outlive Snakemake's group
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
     assert running, "the job ended before two progress lines were seen"
     assert len(seen) >= 2, seen
     assert seen[0].startswith("pf train full:train: step 50/1200 (4%) | stage train | epoch 3/60")

@@ -17,6 +17,7 @@ import torch
 from pf.errors import PfError
 from pf.train.cli import resume_dir_for, run_train
 from pf.train.resume import Every, ResumeStore
+from test_e2e import _job_processes
 from test_methods_support import write_prepared
 
 # 256 rows / batch 8 / accum 2 = 16 steps per epoch, 6 epochs; best epoch kept on dev
@@ -220,22 +221,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
 
-def _processes_in(workdir: Path, needle: str) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if Path(os.readlink(proc / "cwd")) != workdir.resolve():
-                continue
-            args = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if needle in args:
-            found.append(int(proc.name))
-    return found
-
-
 @pytest.mark.skipif(not SNAKEMAKE.exists(), reason="snakemake not installed")
 def test_snakemake_keeps_the_checkpoint_of_a_killed_job_and_the_rerun_resumes(tmp_path):
     import yaml
@@ -257,7 +242,7 @@ def test_snakemake_keeps_the_checkpoint_of_a_killed_job_and_the_rerun_resumes(tm
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and proc.poll() is None and not killed:
             if state.is_file():
-                for pid in _processes_in(tmp_path, "pf train"):
+                for pid in [p for p, args in _job_processes(tmp_path) if "pf train" in args]:
                     os.kill(pid, signal.SIGKILL)          # the job dies, Snakemake lives
                     killed.append(pid)
             time.sleep(0.02)
