@@ -56,10 +56,12 @@ from torch import nn
 from pf import exits
 from pf.engine import compare_to_simulation, run_batch, run_engine
 from pf.errors import PfError
+from pf.exits.last import LAST
 from pf.exits.registry import RULES, get_rule, rule_names
 from pf.io import atomic_write_json
 from pf.layer_outputs import read_outputs
 from pf.progress import Progress
+from pf.train.args import add_device_options
 from pf.train.data import encoder_batches, plan_batches
 from pf.versions import package_versions
 
@@ -186,7 +188,7 @@ def measure(model, inputs, rule: str, param, batch_sizes=(1, 32), repeats: int =
 
         fns = {"full": timed(run_full), "engine": timed(run_eng)}
         if all_exits:
-            fns["all_exits"] = timed(lambda: run_eng("last", None))
+            fns["all_exits"] = timed(lambda: run_eng(LAST.name, None))
         times = time_interleaved(fns, device, repeats, warmup,
                                  lambda: _round_done(rounds, bs))
         with autocast_for(device, precision):   # exits and agreement, untimed
@@ -351,12 +353,7 @@ def register(subparsers) -> None:
     p.add_argument("--warmup", type=int, default=2, help="untimed passes before each measurement")
     p.add_argument("--max-examples", type=int, default=None,
                    help="time the first N examples of the split (default: all)")
-    p.add_argument("--device", default=None,
-                   help="auto (default: CUDA when available) | cpu | cuda")
-    p.add_argument("--precision", default=None, choices=("fp32", "bf16", "fp16"),
-                   help="autocast on CUDA (default: what the model was trained with); "
-                        "the CPU runs fp32")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    add_device_options(p)
     p.add_argument("--variant", default=None,
                    help="the config's variant name, recorded for the reports (default: the method)")
     p.add_argument("--out", required=True, help="latency JSON to write (atomically)")

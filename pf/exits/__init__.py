@@ -20,7 +20,7 @@ engine runs.
 """
 
 from pf.exits.calibrate import Calibration, calibrate, check_target
-from pf.exits.decision import ExitDecision, exit_counts, speedup
+from pf.exits.decision import ExitDecision, exit_counts, first_exit, speedup, up_to_exit
 from pf.exits.entropy import EntropySweeper, entropies, entropy_exits
 from pf.exits.last import last_exits
 from pf.exits.patience import patience_counters, patience_exits
@@ -35,6 +35,7 @@ __all__ = [
     "Calibration", "EngineExit", "EntropySweeper", "ExitDecision", "ExitRule", "METRICS",
     "RULES", "Sweep", "accuracy", "apply_rule", "calibrate", "check_target",
     "compute_metrics", "confusion", "entropies", "entropy_exits", "exit_counts", "f1",
+    "first_exit", "up_to_exit",
     "get_rule", "last_exits", "near_threshold", "patience_counters", "patience_exits",
     "register_rule", "rule_names", "speedup", "sweep", "thin_by_speedup", "tradeoff_curve",
 ]

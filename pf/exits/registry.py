@@ -1,7 +1,7 @@
 """The exit rules pf knows, by name: the built-in ones and those plug-ins register.
 
     from pf.exits.registry import ExitRule, register_rule
-    register_rule(ExitRule(name="maxprob", decide=..., engine_step="my_rules:step", ...))
+    register_rule(ExitRule(name="margin", decide=..., engine_step="my_rules:step", ...))
 
 Everything that names a rule looks it up here (`get_rule`): the config checks, `pf evaluate`,
 `pf curve`, `pf latency`, the engine and the metrics schema. The functions below apply a rule
@@ -14,27 +14,19 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pf.errors import PfError, unknown
 from pf.exits.decision import ExitDecision, check_logits, near_tie
 from pf.exits.entropy import ENTROPY
 from pf.exits.last import LAST
 from pf.exits.patience import PATIENCE
 from pf.exits.rule import ExitRule
 from pf.exits.sweeps import Sweep, check_inputs, check_metric_names, decision_sweep
+from pf.registry import Registry
 
-RULES: dict[str, ExitRule] = {}
-
-
-def register_rule(rule: ExitRule) -> ExitRule:
-    """Add `rule` (a plug-in's, or a built-in one); PfError if its name is taken by another."""
-    if not isinstance(rule, ExitRule):
-        raise PfError(f"register_rule expects an ExitRule, got {type(rule).__name__}")
-    existing = RULES.get(rule.name)
-    if existing is not None and existing != rule:
-        raise PfError(f"exit rule '{rule.name}' is registered twice; choose another name")
-    RULES[rule.name] = rule
-    return rule
-
+RULES: Registry[ExitRule] = Registry("exit rule", ExitRule)
+# Add a rule (a plug-in's): PfError if its name is taken by another.
+register_rule = RULES.register
+# The rule registered as a name (PfError with a suggestion if unknown).
+get_rule = RULES.lookup
 
 for _rule in (ENTROPY, PATIENCE, LAST):
     register_rule(_rule)
@@ -42,13 +34,6 @@ for _rule in (ENTROPY, PATIENCE, LAST):
 
 def rule_names() -> tuple[str, ...]:
     return tuple(RULES)
-
-
-def get_rule(name: str) -> ExitRule:
-    """The rule registered as `name` (PfError with a suggestion if unknown)."""
-    if name not in RULES:
-        raise unknown("exit rule", name, RULES)
-    return RULES[name]
 
 
 def apply_rule(logits: np.ndarray, rule: str, param: float | int | None = None) -> ExitDecision:

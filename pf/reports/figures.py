@@ -24,6 +24,7 @@ from pathlib import Path
 
 from pf.errors import PfError
 from pf.io import atomic_path
+from pf.layout import curve_path
 from pf.reports.results import MetricsIndex, ResultKey, degenerate_results, resolve_seeds
 from pf.reports.spec import CurveFigureSpec, ReportSpec
 from pf.tasks import TASKS
@@ -60,7 +61,7 @@ class CurveKey:
     seed: int
 
     def path(self) -> str:
-        return f"curves/{self.backbone}/{self.task}/{self.variant}/seed{self.seed}.csv"
+        return curve_path(self.backbone, self.task, self.variant, self.seed)
 
 
 def curve_key(path: Path) -> CurveKey:
@@ -244,7 +245,8 @@ def curve_figure(index: MetricsIndex | None, curves: CurveFiles, spec: ReportSpe
                 score = sum(_point_score(r, spec, task) for r in recs) / len(recs)
                 n = int(recs[0]["n_layers"])
                 label = row.label or spec.format_label(
-                    spec.label_template(row.variant, str(recs[0]["method"])), backbone, n,
+                    spec.label_template(row.variant, str(recs[0]["method"]),
+                                        recs[0].get("method_options")), backbone, n,
                     round(n / float(recs[0]["speedup"])))
                 degenerate = any(bool(r["degenerate"]) for r in recs)
                 any_degenerate |= degenerate

@@ -76,3 +76,14 @@ class TrainingArgs:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def add_device_options(parser, precision: bool = True) -> None:
+    """--device, --threads and (for the commands that run a trained model) --precision."""
+    parser.add_argument("--device", default="auto",
+                        help="auto (CUDA when available, default) | cpu | cuda")
+    if precision:
+        parser.add_argument("--precision", default=None, choices=PRECISIONS,
+                            help="autocast on CUDA (default: what the model was trained with); "
+                                 "the CPU runs fp32")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")

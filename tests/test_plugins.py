@@ -1,0 +1,116 @@
+"""A user's own method and exit rule, added as a plug-in, run through the whole workflow from a
+fresh copy of the repository: exactly README's "Add your own method". The toy method and its
+rule (tests/plugins/toy_exit.py) are trained on the smoke data, calibrated to 2x, and shown in
+Table 1, Figure 3 and the latency table (tests/plugins/toy.yaml), while no file under pf/ or
+workflow/ names them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGIN = "tests.plugins.toy_exit"
+NAMES = re.compile(r"\btoy\b|maxprob|toy_exit", re.IGNORECASE)
+
+
+def tracked_files(root: Path) -> list[str]:
+    """The files of the checkout as a fresh clone holds them (tracked, and the new ones git
+    does not ignore): the working tree as it is, not what was built in it."""
+    proc = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached", "--others",
+                           "--exclude-standard"], capture_output=True, timeout=60)
+    if proc.returncode != 0:
+        pytest.skip("not a git checkout: the fresh copy is made from git's file list")
+    return [p for p in proc.stdout.decode().split("\0") if p and (root / p).is_file()]
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory) -> Path:
+    dest = tmp_path_factory.mktemp("clone") / "pf"
+    for rel in tracked_files(ROOT):
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, dest / rel)
+    return dest
+
+
+def env(clone: Path) -> dict[str, str]:
+    e = {k: v for k, v in os.environ.items() if k != "PF_PLUGINS"}
+    e["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{e.get('PATH', '')}"
+    e["PYTHONPATH"] = str(clone)           # the copy's pf, not the installed checkout's
+    e.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
+             OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return e
+
+
+def test_no_file_under_pf_or_workflow_names_the_plugin():
+    named = [f"{p.relative_to(ROOT)}:{i}" for top in ("pf", "workflow")
+             for p in sorted((ROOT / top).rglob("*")) if p.is_file() and "__pycache__" not in p.parts
+             for i, line in enumerate(p.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
+             if NAMES.search(line)]
+    assert not named, named
+    # and the check can fail: the plug-in's own files name both
+    assert NAMES.search((ROOT / "tests/plugins/toy_exit.py").read_text())
+
+
+def test_without_the_plugin_the_config_names_an_unknown_method(clone):
+    text = (clone / "tests/plugins/toy.yaml").read_text().replace(
+        f"plugins: [{PLUGIN}]", "plugins: []")
+    (clone / "no_plugin.yaml").write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "pf.config", "check", "no_plugin.yaml"],
+                          cwd=clone, env=env(clone), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert "methods.toy.method: unknown method 'toy'" in proc.stderr
+
+
+def test_costs_lists_the_plugin_method(clone):
+    proc = subprocess.run(["pf", "--plugin", PLUGIN, "costs", "--hidden", "32", "--layers", "6",
+                           "--json"], cwd=clone, env=env(clone), capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["name"]: r for r in json.loads(proc.stdout)["rows"]}
+    assert rows["toy"]["params"] == 6 * (32 * 2 + 2)
+
+
+@pytest.mark.slow
+def test_plugin_method_runs_through_the_workflow_into_the_reports(clone):
+    cmd = [sys.executable, "-m", "snakemake", "all", "--profile", "workflow/profiles/default",
+           "--cores", "2", "--configfile", "tests/plugins/toy.yaml"]
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=clone, env=env(clone), capture_output=True, text=True,
+                          timeout=1500, stdin=subprocess.DEVNULL)
+    print(f"\nplug-in DAG from a fresh copy: {time.perf_counter() - started:.0f} s")
+    # every `pf` job imported the plug-in (PF_PLUGINS): evaluate, curve, latency and the
+    # reports below all read the method or its rule
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+
+    reports, results = clone / "reports/toy", clone / "results/toy"
+    with (reports / "table1.csv").open(encoding="utf-8", newline="") as f:
+        cells = {(r["row"], r["column"]): r for r in csv.DictReader(f)}
+    assert {row for row, _ in cells} == {"BERT-tiny", "Toy"}
+    toy = cells[("Toy", "SST-2")]
+    assert 0.0 < float(toy["mean"]) <= 100.0 and float(toy["speedup"]) > 1.2
+    assert "| Toy |" in (reports / "table1.md").read_text()
+    assert (reports / "figure3.png").read_bytes()[:4] == b"\x89PNG"
+
+    metrics = json.loads((results / "metrics/bert/sst2/toy/seed42/target2.json").read_text())
+    assert (metrics["method"], metrics["rule"], metrics["rule_param_name"]) == \
+        ("toy", "maxprob", "threshold")
+    with (results / "curves/bert/sst2/toy/seed42.csv").open(encoding="utf-8") as f:
+        curve = list(csv.DictReader(f))
+    assert len(curve) > 2 and {r["rule"] for r in curve} == {"maxprob"}
+    latency = json.loads((results / "latency/bert/sst2/toy/seed42.json").read_text())
+    assert latency["rule"] == "maxprob"
+    assert latency["rule_param"] == pytest.approx(metrics["rule_param"])
+    # the real engine makes the rule's decisions (up to near-threshold examples)
+    assert latency["agreement"]["n"] == 32 and latency["agreement"]["n_mismatch_far"] == 0
+    assert "Toy" in (reports / "latency.md").read_text()
