@@ -61,7 +61,7 @@ from pf.exits.registry import RULES, get_rule, rule_names
 from pf.io import atomic_write_json
 from pf.layer_outputs import read_outputs
 from pf.progress import Progress
-from pf.train.args import add_device_options
+from pf.train.args import add_checkpoint_options, add_device_options
 from pf.train.data import encoder_batches, plan_batches
 from pf.versions import package_versions
 
@@ -330,9 +330,7 @@ def register(subparsers) -> None:
         epilog="example:\n  pf latency --model results/models/bert/rte/pf/seed42 "
                "--prepared results/prepared/bert/rte \\\n      --target 2 --outputs "
                "results/outputs/bert/rte/pf/seed42/dev.safetensors --out latency.json\n")
-    p.add_argument("--model", required=True, help="trained model directory (pf train)")
-    p.add_argument("--prepared", required=True, help="prepared data directory (pf prepare)")
-    p.add_argument("--split", default="dev", help="split of the prepared data to time")
+    add_checkpoint_options(p, "split of the prepared data to time")
     p.add_argument("--rule", choices=rule_names(), default=None,
                    help="exit rule (default: the method's own)")
     g = p.add_mutually_exclusive_group()

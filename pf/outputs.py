@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pf.errors import PfError
 from pf.layer_outputs import FORMAT, LayerOutputs, load_outputs, save_outputs
-from pf.train.args import add_device_options
+from pf.train.args import add_checkpoint_options, add_device_options
 from pf.train.record import record_outputs
 
 __all__ = ["FORMAT", "LayerOutputs", "load_outputs", "save_outputs", "record_outputs", "register"]
@@ -44,9 +44,7 @@ def register(subparsers) -> None:
         epilog="example:\n  pf outputs --model results/models/bert/rte/pf/seed42 "
                "--prepared results/prepared/bert/rte \\\n      --split heldout "
                "--out results/outputs/bert/rte/pf/seed42/heldout.safetensors\n")
-    p.add_argument("--model", required=True, help="checkpoint directory (pf train --out)")
-    p.add_argument("--prepared", required=True, help="prepared data directory")
-    p.add_argument("--split", default="dev", help="split of the prepared data: train, dev or heldout")
+    add_checkpoint_options(p, "split of the prepared data: train, dev or heldout")
     p.add_argument("--out", required=True, help="output .safetensors file")
     p.add_argument("--batch-size", type=int, default=64, help="examples per forward pass")
     add_device_options(p)

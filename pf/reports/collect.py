@@ -55,6 +55,15 @@ REPORT_COLUMNS: tuple[str, ...] = (
 _DROPPED = ("outputs", "calibration_outputs", "schema")
 
 
+def existing(paths: Iterable[str | os.PathLike], what: str) -> list[Path]:
+    """`paths` as Paths, every one an existing file (PfError naming the first that is not)."""
+    out = [Path(p) for p in paths]
+    for path in out:
+        if not path.is_file():
+            raise PfError(f"{path}: {what} file not found")
+    return out
+
+
 def metrics_source(path: Path) -> str:
     """`path` from its `metrics/` folder on (stable whatever the results folder is)."""
     parts = path.parts
@@ -109,9 +118,7 @@ def collect_metrics(paths: Iterable[str | os.PathLike]):
     from pf.metrics_schema import validate_metrics
 
     rows = []
-    for path in map(Path, paths):
-        if not path.is_file():
-            raise PfError(f"{path}: metrics file not found")
+    for path in existing(paths, "metrics"):
         obj = validate_metrics(read_json(path), str(path))
         _check_path_agrees(obj, path)
         rows.append(metrics_row(obj, metrics_source(path)))
@@ -271,9 +278,7 @@ def collect_latency(paths: Iterable[str | os.PathLike]):
     import pandas as pd
 
     rows = []
-    for path in map(Path, paths):
-        if not path.is_file():
-            raise PfError(f"{path}: latency file not found")
+    for path in existing(paths, "latency"):
         rows.extend(latency_rows(read_json(path), path))
     if not rows:
         raise PfError("no latency files given")

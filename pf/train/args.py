@@ -87,3 +87,11 @@ def add_device_options(parser, precision: bool = True) -> None:
                             help="autocast on CUDA (default: what the model was trained with); "
                                  "the CPU runs fp32")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+
+
+def add_checkpoint_options(parser, split_help: str) -> None:
+    """--model, --prepared and --split of the commands that run a trained model on data."""
+    parser.add_argument("--model", required=True, help="checkpoint directory (pf train --out)")
+    parser.add_argument("--prepared", required=True,
+                        help="prepared data directory (pf prepare)")
+    parser.add_argument("--split", default="dev", help=split_help)
