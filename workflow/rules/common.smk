@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(workflow.basedir)))
 from pf.config import Plan, check_config
 from pf.errors import PfError
 from pf.plugins import ENV_VAR as PLUGINS_VAR, env_value
-from pf.reports.from_config import report_spec
+from pf.reports.from_config import report_spec as spec_of_plan
 from pf.tasks import TASKS
 # The software of every rule (the same pins as requirements/lock.txt); used with --sdm conda.
 PF_ENV = "../../environment.yml"

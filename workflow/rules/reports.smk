@@ -12,7 +12,7 @@ rule report_spec:
         REPORT_SPEC,
     params:
         # a function: labels hold "{backbone}" placeholders that are not wildcards
-        spec=lambda wildcards: json.dumps(report_spec(PLAN)),  # key order = block order
+        spec=lambda wildcards: json.dumps(spec_of_plan(PLAN)),  # key order = block order
     conda:
         PF_ENV
     log:
