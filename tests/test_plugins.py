@@ -62,6 +62,31 @@ def test_no_file_under_pf_or_workflow_names_the_plugin():
     assert NAMES.search((ROOT / "tests/plugins/toy_exit.py").read_text())
 
 
+def test_a_plugin_that_cannot_be_imported_is_named(capsys):
+    from pf.cli import main
+
+    assert main(["--plugin", "no_such_plugin_module", "costs"]) == 2
+    err = capsys.readouterr().err
+    assert "plug-in 'no_such_plugin_module': cannot import it" in err
+    assert "PYTHONPATH or from the working directory" in err
+
+
+def test_a_name_is_registered_once():
+    import dataclasses
+
+    from pf.errors import PfError
+    from pf.methods.registry import METHODS
+    from pf.registry import Registry
+
+    methods = Registry("method", type(METHODS["pabee"]))
+    methods.register(METHODS["pabee"])
+    methods.register(METHODS["pabee"])          # a plug-in imported again: no change
+    with pytest.raises(PfError, match="method 'pabee' is registered twice"):
+        methods.register(dataclasses.replace(METHODS["pabee"], label="Other"))
+    with pytest.raises(PfError, match="must be a MethodSpec"):
+        methods.register("pabee")
+
+
 def test_without_the_plugin_the_config_names_an_unknown_method(clone):
     text = (clone / "tests/plugins/toy.yaml").read_text().replace(
         f"plugins: [{PLUGIN}]", "plugins: []")
