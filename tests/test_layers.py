@@ -12,8 +12,8 @@ PF = ROOT / "pf"
 
 # Lowest first. A module belongs to the layer of the longest prefix listed.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("foundation", ("pf", "pf.errors", "pf.io", "pf.hf_hub", "pf.tasks", "pf.progress", "pf.registry",
-                    "pf.versions", "pf.jsonargs", "pf.layout", "pf.plugins",
+    ("foundation", ("pf", "pf.errors", "pf.io", "pf.hf_hub", "pf.tasks", "pf.progress",
+                    "pf.registry", "pf.versions", "pf.jsonargs", "pf.layout", "pf.plugins",
                     "pf.layer_outputs")),
     ("data", ("pf.data",)),
     ("backbones", ("pf.backbones", "pf.prepare")),
@@ -48,6 +48,7 @@ def pf_imports(path: Path, root: Path = ROOT) -> list[tuple[int, str]]:
     out = []
     name = module_name(path, root)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    # `from . import x` / `from .m import x` resolve against the module's package
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             out += [(node.lineno, a.name) for a in node.names]
