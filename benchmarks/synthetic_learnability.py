@@ -15,18 +15,18 @@ per backbone, for each multi-exit variant, the last exit >= the first + `--depth
 points averaged over tasks.
 
     nice -n 10 .venv/bin/python benchmarks/synthetic_learnability.py \
-        [--config config/config.yaml] [--backbones bert,roberta,albert] [--tasks all] \
-        [--variants full,pabee,pf,deebert] [--seed 42] [--jobs 2] [--json out.json]
+        [--config config/config.yaml] [--backbones bert,roberta,albert] [--tasks mnli,sst2] \
+        [--variants full,pabee,pf,deebert,truncated-3x] [--seed 42] [--jobs 2] [--json out.json]
 
-Each (backbone, task) runs in its own process with one torch thread; `--jobs` of them at a
-time. `--train-size`, `--dev-size`, `--epochs` and `--lr` override the config (for
-exploring a budget; the report states them).
+Variants are the config's (per-target ones by their concrete name, e.g. truncated-3x). One
+torch thread per (backbone, task); with `--jobs N` each runs in its own process, N at a
+time. `--train-size`, `--dev-size`, `--epochs` and `--lr` override the config (for exploring
+a budget; the JSON records the values used).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile

@@ -36,8 +36,8 @@ ALBERT stayed at chance on most pair tasks (CE flat at ln 2 for 300 steps), with
 three of six, with half it learns on most seeds. A larger easy share would shrink the gap
 between the first and last exits that early exit exploits.
 
-Positions vary (openers, negations, names, turns), so no fixed position tells which word
-counts.
+Openers, negations and turns move the deciding word, so its position alone does not tell
+the kind or the label (within one template of a pair task it does sit at a fixed place).
 Labels are balanced: every block of `num_labels` consecutive examples holds each label once,
 in random order (the majority class of a split is 1/num_labels up to one example), and each
 example is built for its label. Kinds are drawn independently of labels. Examples are short
