@@ -59,7 +59,10 @@ PF_VARIANTS = ("released", "paper")
 PER_TARGET_METHODS = tuple(name for name, entry in REGISTRY.items() if entry.per_target)
 # One home for the training defaults: pf.train.args.TrainingArgs (torch-free), which
 # `pf train` run by hand uses too; the workflow adds only the pf "frozen layers" option.
-TRAINING_DEFAULTS: dict[str, Any] = {**TrainingArgs().to_dict(), "frozen_layers": 0}
+TRAINING_DEFAULTS: dict[str, Any] = {**TrainingArgs().to_dict(), "frozen_layers": 0,
+                                     "exit_pooling": "cls"}
+# Training keys that are method options (given to the variants, not to `pf train --training`).
+OPTION_KEYS = ("frozen_layers", "exit_pooling")
 RULE_KINDS = ("prepare", "train", "outputs", "evaluate", "curve", "latency", "collect", "report")
 RESOURCE_DEFAULTS: dict[str, dict[str, float]] = {
     "threads": {"default": 1},
@@ -522,14 +525,19 @@ class Plan:
         opts = dict(v.get("options") or {})
         if target is not None:
             opts["layers"] = self.layers_for(backbone, target)
+        args = self.training_args(backbone, task, concrete)
         if v["method"] in FROZEN_LAYER_METHODS and "frozen_layers" not in opts:
-            opts["frozen_layers"] = int(self.training_args(backbone, task, concrete)["frozen_layers"])
+            opts["frozen_layers"] = int(args["frozen_layers"])
+        # every method alike; left out at the default so existing grids keep their options
+        if "exit_pooling" not in opts and args["exit_pooling"] != "cls":
+            opts["exit_pooling"] = args["exit_pooling"]
         return opts
 
     def trainer_args(self, backbone: str, task: str, concrete: str) -> dict[str, Any]:
         """`pf train --training` JSON: training_args without what goes into the options."""
         args = self.training_args(backbone, task, concrete)
-        args.pop("frozen_layers", None)
+        for key in OPTION_KEYS:
+            args.pop(key, None)
         if args.get("max_steps") is None:
             args.pop("max_steps", None)
         return args
