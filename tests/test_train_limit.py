@@ -87,6 +87,7 @@ def test_the_cli_prints_the_pool(tmp_path, capsys):
     assert "train 50, dev 30 (train sampled from 120)" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_the_workflow_passes_it_to_prepare_and_evaluate(tmp_path):
     """The config key reaches `pf prepare` and `pf evaluate` (and so every metrics JSON)
     through the rules' command lines, which a dry run prints."""
