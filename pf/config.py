@@ -59,7 +59,10 @@ PF_VARIANTS = ("released", "paper")
 PER_TARGET_METHODS = tuple(name for name, entry in REGISTRY.items() if entry.per_target)
 # One home for the training defaults: pf.train.args.TrainingArgs (torch-free), which
 # `pf train` run by hand uses too; the workflow adds only the pf "frozen layers" option.
-TRAINING_DEFAULTS: dict[str, Any] = {**TrainingArgs().to_dict(), "frozen_layers": 0}
+TRAINING_DEFAULTS: dict[str, Any] = {**TrainingArgs().to_dict(), "frozen_layers": 0,
+                                     "exit_pooling": "cls"}
+# Training keys that are method options (given to the variants, not to `pf train --training`).
+OPTION_KEYS = ("frozen_layers", "exit_pooling")
 RULE_KINDS = ("prepare", "train", "outputs", "evaluate", "curve", "latency", "collect", "report")
 RESOURCE_DEFAULTS: dict[str, dict[str, float]] = {
     "threads": {"default": 1},
@@ -70,6 +73,7 @@ GPU_RULES = ("train", "outputs", "latency")
 TABLES = tuple(f"table{i}" for i in range(1, 7))
 CURVE_FIGURES = ("figure3", "figure5", "figure6")
 FIGURES = ("figure3", "figure4", "figure5", "figure6")  # keys of figures: that are figures
+EXIT_ACCURACY = "exit_accuracy"   # figures.exit_accuracy: per-exit accuracy (+ its CSV)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -393,6 +397,11 @@ def _semantic_errors(config: dict[str, Any], where: str) -> list[str]:
         if fname in figs:
             check_names(f"figures.{fname}.backbone", [figs[fname]["backbone"]], backbones,
                         "backbone")
+    acc = figs.get(EXIT_ACCURACY)
+    if acc:
+        check_names(f"figures.{EXIT_ACCURACY}.backbone", [acc["backbone"]], backbones, "backbone")
+        check_names(f"figures.{EXIT_ACCURACY}.variants", acc["variants"], variants, "variant")
+        check_selection(f"figures.{EXIT_ACCURACY}.tasks", acc.get("tasks"), tasks, "task")
     fig4 = figs.get("figure4")
     if fig4:
         for key in ("with_future", "without_future"):
@@ -443,7 +452,7 @@ def _seed_blocks(config: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]
     """(key, block) of every config block that may name its own `seeds`."""
     blocks = [(f"tables.{name}", t) for name, t in (config.get("tables") or {}).items()]
     figs = config.get("figures") or {}
-    blocks += [(f"figures.{f}", figs[f]) for f in FIGURES if f in figs]
+    blocks += [(f"figures.{f}", figs[f]) for f in (*FIGURES, EXIT_ACCURACY) if f in figs]
     blocks.append(("latency", config.get("latency") or {}))
     return blocks
 
@@ -522,14 +531,19 @@ class Plan:
         opts = dict(v.get("options") or {})
         if target is not None:
             opts["layers"] = self.layers_for(backbone, target)
+        args = self.training_args(backbone, task, concrete)
         if v["method"] in FROZEN_LAYER_METHODS and "frozen_layers" not in opts:
-            opts["frozen_layers"] = int(self.training_args(backbone, task, concrete)["frozen_layers"])
+            opts["frozen_layers"] = int(args["frozen_layers"])
+        # every method alike; left out at the default so existing grids keep their options
+        if "exit_pooling" not in opts and args["exit_pooling"] != "cls":
+            opts["exit_pooling"] = args["exit_pooling"]
         return opts
 
     def trainer_args(self, backbone: str, task: str, concrete: str) -> dict[str, Any]:
         """`pf train --training` JSON: training_args without what goes into the options."""
         args = self.training_args(backbone, task, concrete)
-        args.pop("frozen_layers", None)
+        for key in OPTION_KEYS:
+            args.pop(key, None)
         if args.get("max_steps") is None:
             args.pop("max_steps", None)
         return args
@@ -680,6 +694,29 @@ class Plan:
     def figure_inputs(self, figure: str) -> list[str]:
         return self.figure_curves(figure) + self.figure_metrics(figure)
 
+    def exit_accuracy_variants(self) -> list[str]:
+        """The concrete variants of the per-exit accuracy figure (per-target ones at every
+        target), in its legend order; empty when the config has no such figure."""
+        spec = (self.config.get("figures") or {}).get(EXIT_ACCURACY)
+        if not spec:
+            return []
+        out: list[str] = []
+        for v in spec["variants"]:
+            for r in (self.targets if self.is_per_target(v) else self.targets[:1]):
+                if self.concrete(v, r) not in out:
+                    out.append(self.concrete(v, r))
+        return out
+
+    def exit_accuracy_inputs(self) -> list[str]:
+        """The per-layer outputs files (evaluation split) the per-exit accuracy figure reads."""
+        spec = (self.config.get("figures") or {}).get(EXIT_ACCURACY)
+        if not spec:
+            return []
+        split = self.config["evaluation"]["split"]
+        return [self.outputs(spec["backbone"], t, v, s, split)
+                for t in self._tasks(spec.get("tasks")) for v in self.exit_accuracy_variants()
+                for s in self.seeds_of(spec)]
+
     def latency_jobs(self) -> list[tuple[str, str, str, int]]:
         lat = self.config["latency"]
         if not lat.get("enabled", True):
@@ -722,6 +759,8 @@ class Plan:
         for t in self.configured_tables():
             out += [f"{self.reports}/{t}.{ext}" for ext in ("tex", "csv", "md")]
         out += [f"{self.reports}/{f}.png" for f in self.configured_figures()]
+        if self.exit_accuracy_inputs():
+            out += [f"{self.reports}/{EXIT_ACCURACY}.{ext}" for ext in ("png", "csv")]
         if self.latency_jobs():
             out += [f"{self.reports}/latency.{ext}" for ext in ("tex", "csv", "md")]
         out.append(f"{self.reports}/metrics.csv")
@@ -777,6 +816,11 @@ class Plan:
                 "number": 4, "backbone": f4["backbone"], "target": float(f4["target"]),
                 "with_future": f4["with_future"], "without_future": f4["without_future"],
                 "seeds": self.seeds_of(f4)}
+        if EXIT_ACCURACY in figs:
+            acc = figs[EXIT_ACCURACY]
+            figures[EXIT_ACCURACY] = {
+                "backbone": acc["backbone"], "variants": self.exit_accuracy_variants(),
+                "tasks": self._tasks(acc.get("tasks")), "seeds": self.seeds_of(acc)}
         spec: dict[str, Any] = {
             "scale": cfg["scale"],
             "data_source": data_source,

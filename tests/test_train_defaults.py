@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_defaults_have_one_home():
-    assert TRAINING_DEFAULTS == {**TrainingArgs().to_dict(), "frozen_layers": 0}
+    assert TRAINING_DEFAULTS == {**TrainingArgs().to_dict(), "frozen_layers": 0,
+                                 "exit_pooling": "cls"}
     # the released run_glue.py (and the DeeBERT/PABEE originals): no weight decay,
     # gradient norm clipped at 1, no warmup
     args = TrainingArgs()

@@ -59,6 +59,7 @@ localrules:
     collect,
     table,
     figure,
+    exit_accuracy,
     latency_table,
 
 
