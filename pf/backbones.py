@@ -117,9 +117,15 @@ def _hf_config(spec: BackboneSpec, vocab_size: int, pad_token_id: int):
                         inner_group_num=1, bos_token_id=None, eos_token_id=None, **common)
 
 
-def check_local_source(spec: BackboneSpec) -> None:
-    """A `pretrained` that is a path must exist: say so rather than asking the hub for it."""
-    local_model_dir(spec.name, spec.pretrained or "")
+def model_source(spec: BackboneSpec) -> str:
+    """What `from_pretrained` is given for a pretrained backbone: the local directory its
+    `pretrained` names (a path, or `package:NAME/SUBDIR` resolved to the folder inside the
+    installed package: pf.hf_hub.package_model_dir), else the hub id itself. A path that
+    does not exist, or a package that is not installed, is a PfError rather than a question
+    to the hub. The spec (and so every checkpoint) keeps the spelling of the config, so a
+    checkpoint made with `package:` loads wherever that package is installed."""
+    local = local_model_dir(spec.name, spec.pretrained or "")
+    return str(local) if local is not None else str(spec.pretrained)
 
 
 def pretrained_load_error(spec: BackboneSpec, what: str, err: Exception) -> PfError:
@@ -140,10 +146,10 @@ def load_pretrained_model(spec: BackboneSpec):
     """The base model (no task head) of a pretrained backbone, from the hub or a directory."""
     from transformers import AutoModel
 
-    check_local_source(spec)
+    source = model_source(spec)
     try:
         # add_pooling_layer stays on: DeeBERT and PABEE start from the pretrained pooler.
-        return AutoModel.from_pretrained(spec.pretrained,
+        return AutoModel.from_pretrained(source,
                                          attn_implementation=spec.attn_implementation,
                                          trust_remote_code=False)
     except (OSError, ValueError) as err:

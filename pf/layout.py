@@ -7,6 +7,10 @@ here. docs/ARCHITECTURE.md ("Result paths") lists the layout.
 
 from __future__ import annotations
 
+# The per-exit accuracy figure (beyond the paper): its config key figures.exit_accuracy, its
+# report-spec key, `pf report --figure exit_accuracy`, and its files exit_accuracy.png/.csv.
+EXIT_ACCURACY = "exit_accuracy"
+
 
 def fmt_target(target: float | int | str) -> str:
     """The spelling of a target speed-up in paths and variant names: 2.0 -> '2', 1.5 -> '1.5'."""

@@ -24,7 +24,7 @@ from typing import Any
 from pf.errors import PfError
 from pf.exits.registry import RULES
 
-SCHEMA = "pf-metrics/2"
+SCHEMA = "pf-metrics/3"
 # A model is degenerate when this share of its predictions (or more) is one class ...
 DEGENERATE_SHARE = 0.95
 # ... or when its score is at most this far (fraction, same metric) above the majority score.
@@ -42,6 +42,10 @@ FIELDS: dict[str, tuple[str, str]] = {
     "variant": ("str", "config variant name (a method plus options, e.g. 'pf-past')"),
     "method_options": ("dict", "the variant's method options, as given to `pf evaluate`"),
     "seed": ("int", "training seed of the model"),
+    "train_limit": ("int|null", "data.train_limit of the run: the model was trained on a "
+                    "seeded, stratified sample of this many training examples (`pf prepare "
+                    "--train-limit`; the whole split when it has no more); null = the whole "
+                    "training split"),
     "split": ("str", "split the scores are measured on (normally 'dev')"),
     "calibration_split": ("str|null", "split the rule's parameter was calibrated on "
                           "('dev' = same split as the scores, 'heldout' = held-out slice of "

@@ -141,11 +141,11 @@ def load_pretrained_tokenizer(spec):
     """The tokenizer of a pretrained backbone (hub id or local directory), no remote code."""
     from transformers import AutoTokenizer
 
-    from pf.backbones import check_local_source, pretrained_load_error
+    from pf.backbones import model_source, pretrained_load_error
 
-    check_local_source(spec)
+    source = model_source(spec)
     try:
-        return AutoTokenizer.from_pretrained(spec.pretrained, trust_remote_code=False)
+        return AutoTokenizer.from_pretrained(source, trust_remote_code=False)
     except (OSError, ValueError) as err:
         raise pretrained_load_error(spec, "tokenizer", err) from None
 
@@ -295,10 +295,15 @@ VERSION_PACKAGES = ("pf-early-exit", "torch", "transformers", "tokenizers", "dat
 
 def prepare(task: str, source: str, backbone, out, *, data_dir: str | None = None,
             max_length: int = DEFAULT_MAX_LENGTH, synthetic=None, heldout_fraction: float = 0.0,
-            seed: int = 0, vocab_size: int = DEFAULT_VOCAB_SIZE) -> dict[str, Any]:
-    """Build the prepared-data directory `out` atomically; returns its meta.json content."""
+            seed: int = 0, vocab_size: int = DEFAULT_VOCAB_SIZE,
+            train_limit: int | None = None) -> dict[str, Any]:
+    """Build the prepared-data directory `out` atomically; returns its meta.json content.
+
+    `train_limit`: keep a seeded, stratified sample of that many training examples
+    (pf.data.stratified_subsample, seeded by `seed`) before the held-out slice is carved
+    from them; None keeps the whole training split."""
     from pf.backbones import BackboneSpec
-    from pf.data import load_task
+    from pf.data import load_task, stratified_subsample
     from pf.data.base import SyntheticSizes
     from pf.errors import PfError
     from pf.io import dumps_json, honour_umask_tree
@@ -316,7 +321,9 @@ def prepare(task: str, source: str, backbone, out, *, data_dir: str | None = Non
     if source == "synthetic":
         synthetic = SyntheticSizes.from_any(synthetic)
     data = load_task(task, source, data_dir=data_dir, synthetic=synthetic, seed=seed)
-    train, heldout = carve_heldout(data.splits["train"], heldout_fraction, seed)
+    pool = data.splits["train"]
+    train, heldout = carve_heldout(stratified_subsample(pool, train_limit, seed),
+                                   heldout_fraction, seed)
     splits = {"train": train, "dev": data.splits["dev"]}
     if heldout:
         splits["heldout"] = heldout
@@ -352,6 +359,8 @@ def prepare(task: str, source: str, backbone, out, *, data_dir: str | None = Non
             "pad_token_id": int(tokenizer.pad_token_id),
             "max_length": max_length,
             "heldout_fraction": heldout_fraction,
+            "train_limit": train_limit,
+            "train_pool_size": len(pool),
             "seed": seed,
             "splits": sizes,
             "rows_filling_max_length": truncated,
@@ -403,6 +412,10 @@ def register(subparsers) -> None:
                         '"dev_size": 500}\' (source synthetic)')
     p.add_argument("--heldout-fraction", type=float, default=0.0,
                    help="share of train set aside (deterministically) as split 'heldout'")
+    p.add_argument("--train-limit", type=int, default=None,
+                   help="keep a seeded (--seed), stratified sample of this many training "
+                        "examples (label shares kept), before the held-out slice is set aside "
+                        "from them; default: the whole training split")
     p.add_argument("--vocab-size", type=int, default=DEFAULT_VOCAB_SIZE,
                    help="WordPiece vocabulary size for tiny backbones")
     p.add_argument("--seed", type=int, default=0,
@@ -419,8 +432,12 @@ def run(args) -> int:
     meta = prepare(args.task, args.source, backbone, args.out, data_dir=args.data_dir,
                    max_length=args.max_length,
                    synthetic=json_arg("--synthetic-json", args.synthetic_json),
-                   heldout_fraction=args.heldout_fraction, seed=args.seed, vocab_size=args.vocab_size)
+                   heldout_fraction=args.heldout_fraction, seed=args.seed, vocab_size=args.vocab_size,
+                   train_limit=args.train_limit)
+    limited = (f" (train sampled from {meta['train_pool_size']:,})"
+               if meta["train_limit"] is not None and meta["train_limit"] < meta["train_pool_size"]
+               else "")
     print(f"prepared {meta['task']} ({meta['source']}, {meta['backbone']['name']}): "
-          + ", ".join(f"{k} {v:,}" for k, v in meta["splits"].items())
+          + ", ".join(f"{k} {v:,}" for k, v in meta["splits"].items()) + limited
           + f"; vocab {meta['vocab_size']:,}, max length {meta['max_length']} -> {args.out}")
     return 0

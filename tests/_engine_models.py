@@ -42,6 +42,9 @@ class RunningMeanExits(nn.Module):
         return {"sum": torch.zeros(batch_size, d, device=device),
                 "count": torch.zeros(batch_size, 1, device=device)}
 
+    def start_state(self, inputs: EncoderInputs) -> dict[str, torch.Tensor]:
+        return self.init_state(len(inputs), inputs.input_ids.device)
+
     def exit_step(self, layer_idx: int, hidden: torch.Tensor, state):
         s = torch.tanh(self.poolers[layer_idx](hidden[:, 0]))
         state = {"sum": state["sum"] + s, "count": state["count"] + 1}

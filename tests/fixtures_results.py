@@ -86,7 +86,7 @@ def metrics_obj(backbone: str, task: str, variant: str, seed: int, target: float
     return {
         "schema": SCHEMA,
         "backbone": backbone, "n_layers": n_layers, "task": task, "method": method,
-        "variant": variant, "method_options": options, "seed": seed,
+        "variant": variant, "method_options": options, "seed": seed, "train_limit": None,
         "split": "dev", "calibration_split": None if rule == "last" else "dev",
         "rule": rule,
         "rule_param_name": {"entropy": "tau", "patience": "patience"}.get(rule),

@@ -1,4 +1,8 @@
-"""Synthetic stand-ins: schema, determinism, balance, sizes."""
+"""Synthetic stand-ins: schema, determinism, balance, kinds, the stated rules, lengths.
+
+Whether tiny models learn them (and need depth for the harder kinds) is measured by
+benchmarks/synthetic_learnability.py, not here.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from collections import Counter
 import pytest
 
 from pf.data import SyntheticSizes, load_task
+from pf.data import synthetic as syn
 from pf.errors import PfError
 from pf.tasks import TASK_ORDER, get_task
 
@@ -30,13 +35,21 @@ def test_schema_and_sizes(task):
 
 
 @pytest.mark.parametrize("task", TASK_ORDER)
-def test_label_balance(task):
+def test_labels_balanced_overall_and_by_kind(task):
+    """Every block of num_labels examples holds each label once; each kind is near balanced."""
     spec = get_task(task)
-    d = load_task(task, "synthetic", synthetic={"train_size": 1200, "dev_size": 10}, seed=3)
-    counts = Counter(ex.label for ex in d.splits["train"])
+    pairs = syn.generate_with_kinds(spec, "dev", 1000, seed=3)
+    counts = Counter(ex.label for ex, _ in pairs)
     assert set(counts) == set(range(spec.num_labels))
-    for c in counts.values():
-        assert abs(c / 1200 - 1 / spec.num_labels) < 0.07
+    assert max(counts.values()) - min(counts.values()) <= 1
+    k = spec.num_labels
+    for start in range(0, 999 - k, k):
+        assert sorted(ex.label for ex, _ in pairs[start:start + k]) == list(range(k))
+    for kind in syn.KINDS:
+        labels = Counter(ex.label for ex, kd in pairs if kd == kind)
+        n = sum(labels.values())
+        assert set(labels) == set(range(k)), (kind, labels)
+        assert all(abs(c / n - 1 / k) < 0.1 for c in labels.values()), (kind, labels)
 
 
 @pytest.mark.parametrize("task", TASK_ORDER)
@@ -56,7 +69,8 @@ def test_no_global_rng_use():
     random.seed(123)
     before = random.random()
     random.seed(123)
-    load_task("rte", "synthetic", synthetic=SIZES, seed=0)
+    for task in TASK_ORDER:
+        load_task(task, "synthetic", synthetic=SIZES, seed=0)
     assert random.random() == before
 
 
@@ -67,50 +81,102 @@ def test_prefix_stable_across_sizes():
 
 
 @pytest.mark.parametrize("task", TASK_ORDER)
-def test_easy_and_hard_examples_present(task):
-    """Easy examples and chains of every length, each kind with every label."""
-    from pf.data.synthetic import DEFAULT_MIX, generate_with_kinds
-
-    spec = get_task(task)
-    pairs = generate_with_kinds(spec, "train", 1500, seed=0)
+def test_kinds_present_in_their_shares(task):
+    pairs = syn.generate_with_kinds(get_task(task), "train", 3000, seed=0)
     kinds = Counter(k for _, k in pairs)
-    assert set(kinds) == {"easy"} | {f"hop{h}" for h in DEFAULT_MIX.hops}
-    assert abs(kinds["easy"] / 1500 - DEFAULT_MIX.easy) < 0.05
-    for kind in kinds:
-        labels = {ex.label for ex, k in pairs if k == kind}
-        assert labels == set(range(spec.num_labels)), (kind, labels)
+    assert set(kinds) == set(syn.KINDS)
+    for kind in syn.KINDS:
+        assert abs(kinds[kind] / 3000 - getattr(syn.DEFAULT_MIX, kind)) < 0.03
+    only_easy = syn.generate_with_kinds(get_task(task), "train", 50, seed=0, mix=syn.Mix(1.0, 0.0, 0.0))
+    assert {k for _, k in only_easy} == {"easy"}
 
 
-def test_hard_examples_follow_the_world():
-    """A hard RTE example is entailed exactly when the chain's person has the claimed city."""
-    from pf.data.synthetic import RELATIONS, generate_with_kinds, world_for
+# ----------------------------------------------------------------------------- the rules
+# An independent reading of each example: the effective polarity (and, for MNLI, aspect) of
+# a text, from the lexicons alone.
 
-    spec = get_task("rte")
-    world = world_for(spec, 0)
-    checked = 0
-    for ex, kind in generate_with_kinds(spec, "dev", 200, seed=0):
+LEXICONS = {"sst2": [syn.SENTIMENT], "rte": [syn.WEATHER], "mrpc": [syn.HEALTH], "qnli": [syn.EXAM],
+            "qqp": [syn.HOTEL], "mnli": [syn.TASTE, syn.PRICE]}
+FIXED_POSITIVE = {"it was nice .", "it was a breeze .", "is it good ?", "it tasted good ."}
+
+
+def _reading(text: str, task: str) -> tuple[bool, int] | None:
+    """(effective polarity, index of the aspect's lexicon) of a text; None for a fixed
+    positive sentence. Only the clause after "but" counts; a "not" before the word in that
+    clause flips it."""
+    if text in FIXED_POSITIVE or text.endswith(" is fine ."):
+        return None
+    words = text.split()
+    if "but" in words:
+        words = words[words.index("but") + 1:]
+    found = [(i, w, li, w in lex.good) for li, lex in enumerate(LEXICONS[task])
+             for i, w in enumerate(words) if w in lex.good + lex.bad]
+    assert len(found) == 1, (text, found)
+    i, _, aspect, positive = found[0]
+    return positive != ("not" in words[:i]), aspect
+
+
+def _expected_label(task: str, a: str, b: str | None) -> str:
+    ra = _reading(a, task)
+    if task == "sst2":
+        return str(int(ra[0]))
+    rb = _reading(b, task)
+    if task == "mnli":
+        if rb is None:                              # "it tasted good .": the taste aspect
+            rb = (True, 0)
+        if ra[1] != rb[1]:
+            return "neutral"
+        return "entailment" if ra[0] == rb[0] else "contradiction"
+    if rb is None:
+        rb = (True, 0)
+    agree = ra[0] == rb[0]
+    if task in ("rte", "qnli"):
+        return "entailment" if agree else "not_entailment"
+    return str(int(agree))
+
+
+@pytest.mark.parametrize("task", TASK_ORDER)
+def test_every_label_follows_the_stated_rule(task):
+    spec = get_task(task)
+    for ex, kind in syn.generate_with_kinds(spec, "dev", 600, seed=5):
+        assert spec.labels[ex.label] == _expected_label(task, ex.text_a, ex.text_b), (kind, ex)
+
+
+@pytest.mark.parametrize("task", TASK_ORDER)
+def test_kinds_need_what_they_say(task):
+    """easy: one lexicon word in the example; medium: two (or a negation and one); hard: a
+    turn whose clauses disagree, so the bag of polarity words does not decide."""
+    spec = get_task(task)
+    lex_words = {w for lex in LEXICONS[task] for w in lex.good + lex.bad}
+    for ex, kind in syn.generate_with_kinds(spec, "train", 600, seed=0):
+        words = (ex.text_a + " " + (ex.text_b or "")).split()
+        polar = [w for w in words if w in lex_words]
         if kind == "easy":
-            continue
-        words = ex.text_a.split()          # "the friend of the boss of ann comes from rome ."
-        path = [words[i + 1] for i, w in enumerate(words) if w == "the" and words[i + 1] in RELATIONS]
-        assert kind == f"hop{len(path)}"
-        start = next(w for w in words if w in world.names)
-        city = words[-2]
-        assert (world.attrs["city"][world.resolve(path, start)] == city) == (ex.label == 0)
-        checked += 1
-    assert checked > 100
+            assert len(polar) == 1 and "not" not in words and "but" not in words, ex
+        elif kind == "medium":
+            assert "but" not in words and len(polar) + words.count("not") == 2, ex
+        else:
+            turn = ex.text_a if " but " in ex.text_a else ex.text_b
+            assert " but " in turn, ex
+            before, after = turn.split(" but ")
+            r_before = _reading(before + " .", task)
+            r_after = _reading(after, task)
+            assert r_before[0] != r_after[0], ex
 
 
-def test_world_relations_are_permutations():
-    from pf.data.synthetic import world_for
+@pytest.mark.parametrize("task", TASK_ORDER)
+def test_examples_are_short(task):
+    """At most 14 word pieces with [CLS]/[SEP], every word one piece, as `pf prepare` builds
+    the tokenizer for a tiny backbone (vocabulary of the default config)."""
+    from pf.prepare import train_wordpiece, training_texts
 
-    world = world_for(get_task("qqp"), 0)
-    for rel in world.rel.values():
-        assert sorted(rel.values()) == sorted(world.names)
-        assert all(a != b for a, b in rel.items())
-    path = list(world.relations)[:2] * 2
-    for n in world.names:
-        assert world.start_for(path, world.resolve(path, n)) == n
+    examples = syn.generate(get_task(task), "train", 2000, seed=0)
+    tok = train_wordpiece(training_texts(examples), 512)
+    for ex in examples[:500]:
+        ids = tok(ex.text_a, ex.text_b)["input_ids"]
+        n_words = len(ex.text_a.split()) + len((ex.text_b or "").split())
+        assert len(ids) <= 14, ex
+        assert len(ids) == n_words + (3 if ex.text_b is not None else 2), ex
 
 
 def test_sizes_validation():
@@ -131,18 +197,25 @@ def test_unknown_task_and_source():
         load_task("rte", "synthetc")
 
 
-def test_depth_gap_benchmark_smoke(tmp_path):
-    """The benchmark runs end to end (a few steps, tiny sizes) and writes its JSON."""
+def test_learnability_benchmark_smoke(tmp_path):
+    """The benchmark runs end to end through the real prepare/train/record path (a few
+    steps, tiny sizes) and writes its JSON with per-exit and per-kind accuracies."""
     import importlib.util
     import json
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "depth_gap.py"
-    spec = importlib.util.spec_from_file_location("depth_gap", path)
+    root = Path(__file__).resolve().parents[1]
+    path = root / "benchmarks" / "synthetic_learnability.py"
+    spec = importlib.util.spec_from_file_location("synthetic_learnability", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    out = tmp_path / "gap.json"
-    assert mod.main(["--tasks", "mnli", "--layers", "1,2", "--steps", "2", "--train-size", "40",
-                     "--dev-size", "20", "--max-length", "40", "--json", str(out)]) == 0
-    rows = json.loads(out.read_text())["rows"]
-    assert rows[0]["task"] == "mnli" and 0.0 <= rows[0]["L2"]["acc"] <= 100.0
+    out = tmp_path / "learn.json"
+    assert mod.main(["--config", str(root / "config" / "smoke.yaml"), "--backbones", "bert",
+                     "--tasks", "mnli", "--variants", "full,pabee", "--train-size", "64",
+                     "--dev-size", "30", "--epochs", "1", "--json", str(out)]) == 0
+    unit = json.loads(out.read_text())["units"][0]
+    assert unit["task"] == "mnli" and unit["dev_size"] == 30
+    pabee = unit["jobs"]["pabee"]
+    assert len(pabee["exit_accuracy"]) == 6 and set(pabee["by_kind"]) <= set(syn.KINDS)
+    assert all(0.0 <= a <= 100.0 for a in pabee["exit_accuracy"])
+    assert unit["jobs"]["full"]["majority"] == pytest.approx(100.0 * 10 / 30, abs=0.1)

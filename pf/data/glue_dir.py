@@ -89,7 +89,8 @@ def read_tsv(path: Path, spec: TaskSpec, split: str) -> list[Example]:
 def load_glue_dir(spec: TaskSpec, data_dir: str | Path) -> TaskData:
     root = Path(data_dir)
     if not root.is_dir():
-        raise PfError(f"GLUE data directory '{root}' does not exist")
+        where = "" if root.is_absolute() else f" (relative to {Path.cwd()}: {root.resolve()})"
+        raise PfError(f"GLUE data directory '{root}' does not exist{where}")
     task_dir = root / spec.glue_dir
     if not task_dir.is_dir():
         raise PfError(f"{task_dir}: task directory not found; expected the GLUE layout "

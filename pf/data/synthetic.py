@@ -1,29 +1,52 @@
 """Built-in synthetic stand-ins for the six GLUE tasks (offline, deterministic).
 
 Every task keeps the GLUE schema (single sentences for SST-2, sentence pairs for the rest,
-three labels for MNLI, the label strings of the TSV files) and mixes two kinds of example:
+three labels for MNLI, the label strings of the TSV files). Each task has a small lexicon of
+words with a fixed polarity (SST-2 "great" / "dull", RTE "sunny" / "wet", QNLI "easy" /
+"hard", ...): like sentiment in real text, a word's polarity is learned from the training
+set, and an example's label is a rule over the polarities stated inside the example, never
+a fact about a hidden world that the model would have to memorise. The rules come in three
+kinds that need more and more layers of a transformer:
 
-* **easy** ones (share `Mix.easy`), decided by one token: a sentiment word (SST-2), or a
-  word such as "someone" / "nobody" / "not" in the second sentence. A model answers them
-  after its first layers, so an early exit has something to exploit.
-* **hard** ones, whose answer needs several steps of composition. Each task has a small
-  hidden "world" drawn from the seed: people, relations between them (friend, boss,
-  rival: each a permutation of the people without fixed points) and two-valued attributes
-  (talent, city, clothes colour, job, age). A hard example names a person through a chain
-  of relations ("the friend of the boss of the rival of ann"); the label depends on an
-  attribute of the person the chain resolves to, compared with the value the other
-  sentence claims. Resolving the chain means applying one relation per step, innermost
-  first, so a chain of k relations needs about k sequential steps: a deep model is ahead
-  of a shallow one, and the number of distinct chains grows as 3^k, so long chains cannot
-  simply be memorised. Both attribute values are equally frequent, so the claimed value
-  alone says nothing. The kind of every example ("easy", "hop1", "hop2", ...) is available
-  from `generate_with_kinds` for analyses by difficulty.
+* **easy**: one token decides. "the film was great ." (SST-2); for a pair, the second text
+  is a fixed positive sentence ("it was nice .") and the first text's one polarity
+  word decides. After one layer the [CLS] vector is roughly a bag of the words, from which
+  a linear read-out answers these: the first exit can.
+* **medium**: two tokens interact. A negation flips a sentiment word ("the film was not
+  great ."); a pair agrees or not ("friday was sunny ." / "it was wet ."): the label is the
+  XOR of two polarities, which no single word tells.
+* **hard**: a composition with scope. One text turns ("friday was sunny but wet ."):
+  only what follows "but" counts, and the two clauses disagree, so the words
+  alone say nothing; the claim may be negated ("it was not dry ."). A token must first learn
+  where it stands relative to "but" and "not" (attending to those function words) before
+  [CLS] can combine the effective polarities: several layers. SST-2's hard examples are
+  turns with negations inside ("not a great start but not a dull end .").
 
-`benchmarks/depth_gap.py` measures the resulting gap between a 2-layer and a 12-layer tiny
-BERT trained with the same budget.
+MNLI's third label follows the same plan without a one-word cue: its words have an aspect
+as well as a polarity (taste "tasty" / "stale", price "cheap" / "pricey"), and a claim
+about an aspect the deciding word of the premise does not address is neutral ("a stale
+pie ." / "it was pricey ."). A neutral class told by a word of its own (a hedge "might", or
+words of a third class) was learned long before polarity and saturated the tanh pooler:
+the tiny models then never separated entailment from contradiction, for any seed or
+learning rate tried.
 
-Generation uses one `random.Random` per (task, split, seed), and the world one per
-(task, seed): no global RNG, and the same arguments give the same examples everywhere.
+Half the examples are easy, a quarter medium, a quarter hard (`Mix`). The easy ones are
+what gets a randomly initialised model started: with a third easy, Past-Future on the tiny
+ALBERT stayed at chance on most pair tasks (CE flat at ln 2 for 300 steps), with 0.4 on
+three of six, with half it learns on most seeds. A larger easy share would shrink the gap
+between the first and last exits that early exit exploits.
+
+Openers, negations and turns move the deciding word, so its position alone does not tell
+the kind or the label (within one template of a pair task it does sit at a fixed place).
+Labels are balanced: every block of `num_labels` consecutive examples holds each label once,
+in random order (the majority class of a split is 1/num_labels up to one example), and each
+example is built for its label. Kinds are drawn independently of labels. Examples are short
+(at most 14 word pieces with [CLS]/[SEP]): training cost grows with tokens per batch. The
+kind of every example is available from `generate_with_kinds`, for accuracy by kind and
+exit (`benchmarks/synthetic_learnability.py`).
+
+Generation uses one `random.Random` per (task, split, seed): no global RNG, and the same
+arguments give the same examples everywhere; a larger split extends a smaller one.
 """
 
 from __future__ import annotations
@@ -35,175 +58,197 @@ from dataclasses import dataclass
 from pf.data.base import Example, SyntheticSizes, TaskData
 from pf.tasks import TaskSpec
 
-NAMES = ("ann", "bob", "cal", "dan", "eve", "fay", "gus", "hal", "ivy", "jon", "kim", "lee")  # first Mix.n_names
-RELATIONS = ("friend", "boss", "rival", "cousin")   # the first Mix.n_relations are used
-COLORS = ("red", "blue", "green", "black", "white", "gold", "pink", "gray")
-CITIES = ("rome", "oslo", "lima", "kyiv", "bern", "doha", "riga", "sofia")
-POSITIVE = ("good", "great", "fine", "lovely", "superb", "charming", "brilliant", "moving")
-NEGATIVE = ("bad", "awful", "dull", "boring", "weak", "poor", "terrible", "clumsy")
-OPENERS = ("", "", "", "honestly", "overall", "in the end", "for me", "i think")
-SUBJECTS = ("the film", "the movie", "the story", "the show", "the play", "the series")
-INTENS = ("", "", "really", "very", "quite", "truly", "rather")
-EVENTS = ("won the prize", "lost the race", "left early", "sang a song", "paid the bill")
-JOBS = ("baker", "farmer", "doctor", "pilot")
-# Hidden attributes of the people in the world, two values each.
-ATTRIBUTES: dict[str, tuple[str, str]] = {
-    "city": ("rome", "oslo"), "color": ("red", "blue"), "job": ("baker", "farmer"),
-    "age": ("old", "young"),
-}
+KINDS: tuple[str, ...] = ("easy", "medium", "hard")
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Words of one task with a fixed polarity."""
+
+    good: tuple[str, ...]
+    bad: tuple[str, ...]
+
+    def word(self, rng: random.Random, positive: bool) -> str:
+        return rng.choice(self.good if positive else self.bad)
+
+
+SENTIMENT = Lexicon(("good", "great", "fine", "lovely", "superb", "charming", "brilliant", "moving"),
+                    ("bad", "awful", "dull", "boring", "weak", "poor", "terrible", "clumsy"))
+WEATHER = Lexicon(("sunny", "dry", "bright", "clear", "warm", "calm"),
+                  ("rainy", "wet", "stormy", "grey", "cold", "windy"))
+HEALTH = Lexicon(("well", "fit", "healthy", "strong", "rested", "cheerful"),
+                 ("ill", "sick", "weak", "tired", "unwell", "gloomy"))
+EXAM = Lexicon(("easy", "simple", "short", "clear", "fair", "light"),
+               ("hard", "tough", "long", "vague", "unfair", "heavy"))
+HOTEL = Lexicon(("clean", "quiet", "cheap", "safe", "modern", "cosy"),
+                ("dirty", "noisy", "pricey", "unsafe", "shabby", "cramped"))
+TASTE = Lexicon(("tasty", "fresh", "sweet", "crisp", "rich", "juicy"),
+                ("bland", "stale", "sour", "soggy", "burnt", "salty"))
+PRICE = Lexicon(("cheap", "affordable", "modest", "low", "free", "reasonable"),
+                ("pricey", "costly", "dear", "steep", "high", "lavish"))
+
+NAMES = ("ann", "bob", "cal", "dan", "eve", "fay", "gus", "hal", "ivy", "jon", "kim", "lee")
+DAYS = ("monday", "tuesday", "friday", "sunday", "today", "yesterday")
+DISHES = ("soup", "cake", "bread", "stew", "pie", "salad")
+SUBJECTS = ("film", "movie", "story", "show", "play")
+PARTS = (("start", "end"), ("cast", "plot"), ("opening", "finale"), ("music", "story"))
+OPENERS = ("", "", "", "honestly", "overall", "sadly")
 
 
 @dataclass(frozen=True)
 class Mix:
-    """Share of easy examples and the distribution of chain lengths of the hard ones."""
+    """Shares of the example kinds."""
 
-    easy: float = 0.2
-    hops: tuple[int, ...] = (1, 2, 3, 4)
-    hop_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0)
-    n_names: int = 6               # people in the world (at most len(NAMES))
-    n_relations: int = 3           # relations between them (at most len(RELATIONS))
+    easy: float = 0.5
+    medium: float = 0.25
+    hard: float = 0.25
+
+    def kind(self, rng: random.Random) -> str:
+        return rng.choices(KINDS, weights=(self.easy, self.medium, self.hard), k=1)[0]
 
 
 DEFAULT_MIX = Mix()
 
-
-class World:
-    """People, relations (permutations without fixed points) and hidden attributes."""
-
-    def __init__(self, rng: random.Random, mix: "Mix"):
-        self.names = NAMES[:mix.n_names]
-        self.relations = RELATIONS[:mix.n_relations]
-        self.rel: dict[str, dict[str, str]] = {}
-        for r in self.relations:
-            while True:
-                perm = list(self.names)
-                rng.shuffle(perm)
-                if all(a != b for a, b in zip(self.names, perm)):
-                    break
-            self.rel[r] = dict(zip(self.names, perm))
-        talented = set(rng.sample(self.names, len(self.names) // 2))
-        self.talent = {n: int(n in talented) for n in self.names}
-        self.attrs: dict[str, dict[str, str]] = {}
-        for attr, values in ATTRIBUTES.items():
-            first = set(rng.sample(self.names, len(self.names) // 2))
-            self.attrs[attr] = {n: values[0] if n in first else values[1] for n in self.names}
-
-    def resolve(self, path: list[str], name: str) -> str:
-        """path = [r1, ..., rk] means r1(r2(...rk(name)))."""
-        for r in reversed(path):
-            name = self.rel[r][name]
-        return name
-
-    def start_for(self, path: list[str], target: str) -> str:
-        """The name whose `path` resolves to `target` (relations are permutations)."""
-        inverse = {r: {v: k for k, v in m.items()} for r, m in self.rel.items()}
-        for r in path:
-            target = inverse[r][target]
-        return target
+# (rng, kind, label index in TaskSpec.labels) -> (text_a, text_b)
+Gen = Callable[[random.Random, str, int], tuple[str, str | None]]
 
 
-def of_phrase(path: list[str], name: str) -> str:
-    return " ".join(f"the {r} of" for r in path) + f" {name}" if path else name
+def _words(*parts: str) -> str:
+    return " ".join(" ".join(parts).split())
 
 
-def _path(rng: random.Random, mix: Mix, world: "World") -> list[str]:
-    k = rng.choices(mix.hops, weights=mix.hop_weights, k=1)[0]
-    return [rng.choice(world.relations) for _ in range(k)]
+def _not(negated: bool) -> str:
+    return "not" if negated else ""
 
 
-Gen = Callable[[random.Random, World, Mix], tuple[str, str | None, str, str]]
+# --------------------------------------------------------------------------- SST-2
 
 
-# --------------------------------------------------------------------------- tasks
-# Each generator returns (text_a, text_b, label string, kind); kind is "easy" or "hopK".
+def _sst2(rng, kind, label):
+    positive = label == 1
+    opener, subject = rng.choice(OPENERS), rng.choice(SUBJECTS)
+    if kind == "easy":
+        return _words(opener, "the", subject, "was", SENTIMENT.word(rng, positive), "."), None
+    if kind == "medium":
+        return _words(opener, "the", subject, "was not", SENTIMENT.word(rng, not positive), "."), None
+    # "<not> a <w1> start but <not> a <w2> end": the second clause decides, the first says
+    # the opposite; each clause is negated or not at random
+    first, second = rng.choice(PARTS)
+    neg1, neg2 = rng.random() < 0.5, rng.random() < 0.5
+    w1 = SENTIMENT.word(rng, (not positive) != neg1)
+    w2 = SENTIMENT.word(rng, positive != neg2)
+    return _words(_not(neg1), "a", w1, first, "but", _not(neg2), "a", w2, second, "."), None
 
 
-def _sst2(rng, world, mix):
-    label = rng.randrange(2)
-    subject = rng.choice(SUBJECTS)
-    opener = rng.choice(OPENERS)
-    if rng.random() < mix.easy:
-        adj = rng.choice(POSITIVE if label else NEGATIVE)
-        words = [opener, subject, "was", rng.choice(INTENS), adj]
-        return " ".join(w for w in words if w) + " .", None, str(label), "easy"
-    path = _path(rng, mix, world)
-    star = rng.choice([n for n in world.names if world.talent[n] == label])
-    name = world.start_for(path, star)
-    words = [opener, subject, "starring", of_phrase(path, name)]
-    return " ".join(w for w in words if w) + " .", None, str(label), f"hop{len(path)}"
+# --------------------------------------------------------------------------- binary pairs
 
 
-def _attribute_pair(rng, world, mix, attr: str):
-    """A hard pair: a chain naming someone, and a claimed value of one of their attributes.
+@dataclass(frozen=True)
+class PairFrame:
+    """How one binary pair task writes its texts (the rule is shared: the label says whether
+    the effective polarities of the two texts agree)."""
 
-    Returns (chain phrase, claimed value, whether the claim is true, kind)."""
-    path, name = _path(rng, mix, world), rng.choice(world.names)
-    truth = world.attrs[attr][world.resolve(path, name)]
-    holds = rng.random() < 0.5
-    value = truth if holds else next(v for v in ATTRIBUTES[attr] if v != truth)
-    return of_phrase(path, name), value, holds, f"hop{len(path)}"
-
-
-def _rte(rng, world, mix):
-    labels = ("entailment", "not_entailment")
-    if rng.random() < mix.easy:
-        label = rng.randrange(2)
-        name, city = rng.choice(world.names), rng.choice(CITIES)
-        who = "someone" if label == 0 else "nobody"
-        return f"{name} lives in {city} .", f"{who} lives in {city} .", labels[label], "easy"
-    phrase, city, holds, kind = _attribute_pair(rng, world, mix, "city")
-    return f"{phrase} comes from {city} .", "we met them here .", labels[0 if holds else 1], kind
+    lexicon: Lexicon
+    statement: Callable[[random.Random, str], str]          # one clause with word w
+    turn: Callable[[random.Random, str, str], str]          # "w0 but w1": w1 counts
+    claim: Callable[[random.Random, str, bool], str]        # w, negated
+    good_claim: Callable[[random.Random], str]              # a fixed positive sentence
 
 
-def _mnli(rng, world, mix):
-    labels = ("contradiction", "entailment", "neutral")
-    if rng.random() < mix.easy:
-        label = rng.randrange(3)
-        name, color = rng.choice(world.names), rng.choice(COLORS)
-        lead = ("nobody", "someone", "maybe someone")[label]
-        return f"{name} wears {color} .", f"{lead} wears {color} .", labels[label], "easy"
-    phrase, color, holds, kind = _attribute_pair(rng, world, mix, "color")
-    if rng.random() < 1 / 3:
-        # a colour nobody in the world wears: neither follows nor contradicts
-        color = rng.choice([c for c in COLORS if c not in ATTRIBUTES["color"]])
-        return "everyone sings .", f"{phrase} wears {color} .", labels[2], kind
-    return "everyone sings .", f"{phrase} wears {color} .", labels[1 if holds else 0], kind
+def _agreeing_pair(rng: random.Random, kind: str, frame: PairFrame, agree: bool) -> tuple[str, str]:
+    """(first text, second text) whose effective polarities agree or not.
+
+    easy: statement(w) and the fixed positive sentence: w's polarity decides. medium:
+    statement(w1) and claim(w2). hard: turn(w0, w1) (w1 counts, w0 has the opposite
+    polarity) and claim(w2) negated or not at random."""
+    lex = frame.lexicon
+    if kind == "easy":
+        return frame.statement(rng, lex.word(rng, agree)), frame.good_claim(rng)
+    p = rng.random() < 0.5                       # effective polarity of the first text
+    if kind == "medium":
+        return frame.statement(rng, lex.word(rng, p)), frame.claim(rng, lex.word(rng, p == agree), False)
+    negated = rng.random() < 0.5
+    first = frame.turn(rng, lex.word(rng, not p), lex.word(rng, p))
+    return first, frame.claim(rng, lex.word(rng, (p == agree) != negated), negated)
 
 
-def _qnli(rng, world, mix):
-    labels = ("entailment", "not_entailment")
-    if rng.random() < mix.easy:
-        label = rng.randrange(2)
-        name = rng.choice(world.names)
-        answer = f"{name} lives in {rng.choice(CITIES)} ." if label == 0 else "nobody knows ."
-        return f"where does {name} live ?", answer, labels[label], "easy"
-    phrase, city, holds, kind = _attribute_pair(rng, world, mix, "city")
-    return f"does {phrase} live in {city} ?", "yes , that is true .", labels[0 if holds else 1], kind
+def _day_frame() -> PairFrame:
+    return PairFrame(
+        WEATHER,
+        statement=lambda rng, w: _words(rng.choice(DAYS), "was", w, "."),
+        turn=lambda rng, w0, w1: _words(rng.choice(DAYS), "was", w0, "but", w1, "."),
+        claim=lambda rng, w, neg: _words("it was", _not(neg), w, "."),
+        good_claim=lambda rng: "it was nice .")
 
 
-def _qqp(rng, world, mix):
-    if rng.random() < mix.easy:
-        label = rng.randrange(2)
-        name, job = rng.choice(world.names), rng.choice(JOBS)
-        q1 = f"why is {name} a {job} ?"
-        q2 = q1 if label else f"why is {name} not a {job} ?"
-        return q1, q2, str(label), "easy"
-    # duplicate when the person the chain names has that job anyway
-    phrase, job, holds, kind = _attribute_pair(rng, world, mix, "job")
-    return f"what does a {job} do ?", f"what does {phrase} do as a {job} ?", str(int(holds)), kind
+def _rte(rng, kind, label):
+    # labels ("entailment", "not_entailment")
+    return _agreeing_pair(rng, kind, _day_frame(), agree=label == 0)
 
 
-def _mrpc(rng, world, mix):
-    event = rng.choice(EVENTS)
-    if rng.random() < mix.easy:
-        label = rng.randrange(2)
-        name = rng.choice(world.names)
-        b = f"yesterday {name} {event} ." if label else f"nobody {event} ."
-        return f"{name} {event} .", b, str(label), "easy"
-    phrase, age, holds, kind = _attribute_pair(rng, world, mix, "age")
-    article = "an" if age == "old" else "a"
-    return (f"{article} {age} person {event} .", f"yesterday {phrase} , {article} {age} one , {event} .",
-            str(int(holds)), kind)
+def _mrpc(rng, kind, label):
+    # labels ("0", "1"): a paraphrase says the same about the same person
+    name = rng.choice(NAMES)
+    frame = PairFrame(
+        HEALTH,
+        statement=lambda rng, w: _words(name, "was", w, "."),
+        turn=lambda rng, w0, w1: _words(name, "was", w0, "but", w1, "."),
+        claim=lambda rng, w, neg: _words(name, "is", _not(neg), w, "."),
+        good_claim=lambda rng: _words(name, "is fine ."))
+    return _agreeing_pair(rng, kind, frame, agree=label == 1)
+
+
+def _qqp(rng, kind, label):
+    # labels ("0", "1"): duplicates ask about the same quality
+    frame = PairFrame(
+        HOTEL,
+        statement=lambda rng, w: _words("is the hotel", w, "?"),
+        turn=lambda rng, w0, w1: _words("is it", w0, "but", w1, "?"),
+        claim=lambda rng, w, neg: _words("is it", _not(neg), w, "?"),
+        good_claim=lambda rng: "is it good ?")
+    return _agreeing_pair(rng, kind, frame, agree=label == 1)
+
+
+def _qnli(rng, kind, label):
+    # labels ("entailment", "not_entailment"); the question comes first, and the sentence
+    # entails it when it answers "yes": "was the exam easy ?" / "it was a breeze ." /
+    # "it was hard ." / "was it not hard ?" / "it was hard but easy ." (the later word counts)
+    answers = label == 0
+    if kind == "easy":
+        return _words("was the exam", EXAM.word(rng, answers), "?"), "it was a breeze ."
+    p = rng.random() < 0.5                       # what the exam effectively was
+    if kind == "medium":
+        return _words("was the exam", EXAM.word(rng, p == answers), "?"), _words("it was", EXAM.word(rng, p), ".")
+    negated = rng.random() < 0.5
+    question = _words("was it", _not(negated), EXAM.word(rng, (p == answers) != negated), "?")
+    return question, _words("it was", EXAM.word(rng, not p), "but", EXAM.word(rng, p), ".")
+
+
+# --------------------------------------------------------------------------- MNLI
+
+
+def _mnli(rng, kind, label):
+    # labels ("contradiction", "entailment", "neutral"). Words have an aspect (taste, price)
+    # and a polarity; the claim is neutral when its aspect is not the one of the premise's
+    # deciding word, else entailed or contradicted by polarity.
+    neutral, agree = label == 2, label == 1
+    dish = rng.choice(DISHES)
+    if kind == "easy":
+        # "it tasted good .": a price word says nothing about taste
+        w = rng.choice(PRICE.good + PRICE.bad) if neutral else TASTE.word(rng, agree)
+        return _words("a", w, dish, "."), "it tasted good ."
+    aspect = rng.choice((TASTE, PRICE))
+    other = PRICE if aspect is TASTE else TASTE
+    p = rng.random() < 0.5                       # polarity of the premise's deciding word
+    w1 = aspect.word(rng, p)
+    if kind == "medium":
+        w2 = other.word(rng, rng.random() < 0.5) if neutral else aspect.word(rng, p == agree)
+        return _words("a", w1, dish, "."), _words("it was", w2, ".")
+    # "a <w0> but <w1> soup": w1 decides, w0 (either aspect) has the opposite polarity
+    negated = rng.random() < 0.5
+    w0 = rng.choice((TASTE, PRICE)).word(rng, not p)
+    w2 = other.word(rng, rng.random() < 0.5) if neutral else aspect.word(rng, (p == agree) != negated)
+    return _words("a", w0, "but", w1, dish, "."), _words("it was", _not(negated), w2, ".")
 
 
 GENERATORS: dict[str, Gen] = {
@@ -211,29 +256,30 @@ GENERATORS: dict[str, Gen] = {
 }
 
 
-def world_for(task: TaskSpec, seed: int, mix: Mix = DEFAULT_MIX) -> World:
-    return World(random.Random(f"pf-synthetic-world/{task.name}/{seed}"), mix)
-
-
 def generate_with_kinds(task: TaskSpec, split: str, size: int, seed: int,
-                        mix: Mix = DEFAULT_MIX) -> list[tuple[Example, str]]:
-    """Examples of one split with their kind ("easy", "hop1", "hop2", ...)."""
-    world = world_for(task, seed, mix)
+                        mix: Mix | None = None) -> list[tuple[Example, str]]:
+    """Examples of one split with their kind ("easy", "medium" or "hard")."""
+    mix = DEFAULT_MIX if mix is None else mix
     rng = random.Random(f"pf-synthetic/{task.name}/{split}/{seed}")
     gen = GENERATORS[task.name]
-    out = []
+    out: list[tuple[Example, str]] = []
+    block: list[int] = []
     for n in range(size):
-        a, b, label, kind = gen(rng, world, mix)
-        out.append((Example(guid=f"{split}-{n}", text_a=a, text_b=b, label=task.labels.index(label)), kind))
+        if not block:                            # each label once per block, random order
+            block = rng.sample(range(task.num_labels), task.num_labels)
+        label = block.pop()
+        kind = mix.kind(rng)
+        a, b = gen(rng, kind, label)
+        out.append((Example(guid=f"{split}-{n}", text_a=a, text_b=b, label=label), kind))
     return out
 
 
-def generate(task: TaskSpec, split: str, size: int, seed: int, mix: Mix = DEFAULT_MIX) -> list[Example]:
+def generate(task: TaskSpec, split: str, size: int, seed: int, mix: Mix | None = None) -> list[Example]:
     return [ex for ex, _ in generate_with_kinds(task, split, size, seed, mix)]
 
 
 def load_synthetic(task: TaskSpec, synthetic: SyntheticSizes | dict | None = None, seed: int = 0,
-                   mix: Mix = DEFAULT_MIX) -> TaskData:
+                   mix: Mix | None = None) -> TaskData:
     sizes = SyntheticSizes.from_any(synthetic)
     return TaskData(task=task, source="synthetic", splits={
         "train": generate(task, "train", sizes.train_size, seed, mix),

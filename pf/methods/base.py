@@ -10,7 +10,11 @@ so the recorded per-layer logits and the real engine agree by construction.
 
 States are `dict[str, Tensor]`, every tensor batch-first, so the engine can drop exited
 rows with `{k: v[keep] for k, v in state.items()}`. A key may be absent before the first
-layer has been seen (`init_state` may return `{}`).
+layer has been seen (`init_state` may return `{}`). `start_state(inputs)` is the state a
+batch starts from (what `forward` and the engine use): `init_state`, plus, when the method's
+option `exit_pooling` is "mean", the batch's attention mask under TOKEN_MASK, which every
+exit needs to average a layer's tokens (`summary`) and which leaves the batch with the
+exited rows like any other state tensor (`step` results keep it without knowing of it).
 
 Models hold parameters and configuration only; training statistics live in the trainer's
 log, never as attributes.
@@ -27,9 +31,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from pf.backbones import EncoderInputs, LayerwiseEncoder
+from pf.errors import PfError
 from pf.methods.options import MethodOptions
 
 ExitState = dict[str, torch.Tensor]
+TOKEN_MASK = "token_mask"     # the state key of the attention mask (exit_pooling "mean")
 
 
 class FromSpec:
@@ -215,16 +221,46 @@ class MultiExitModel(nn.Module):
                 yield from self.encoder.layer_parameters(k - 1)
 
     # --- the step API -------------------------------------------------------------------
+    @property
+    def exit_pooling(self) -> str:
+        """"cls" or "mean": what `summary` reads from a layer (pf.methods.options.EXIT_POOLINGS)."""
+        return getattr(self.options, "exit_pooling", "cls")
+
     def init_state(self, batch_size: int, device: torch.device | str) -> ExitState:
         return {}
+
+    def start_state(self, inputs: EncoderInputs) -> ExitState:
+        """The state before the first layer of the batch `inputs` (see module docstring)."""
+        state = self.init_state(len(inputs), inputs.input_ids.device)
+        if self.exit_pooling == "mean":
+            state = {**state, TOKEN_MASK: inputs.attention_mask}
+        return state
+
+    def summary(self, hidden: torch.Tensor, state: ExitState | None) -> torch.Tensor:
+        """The vector [B, d] an exit head reads from a layer's hidden states [B, L, d]: the
+        first token ([CLS], exit_pooling "cls", as every original) or the mean of the
+        attended tokens ("mean"; the mask comes from `start_state`)."""
+        if self.exit_pooling == "cls":
+            return hidden[:, 0]
+        if state is None or TOKEN_MASK not in state:
+            raise PfError(f"method '{self.method}' (exit_pooling mean) needs the batch's "
+                          f"attention mask: start from start_state(inputs), not init_state")
+        return masked_mean(hidden, state[TOKEN_MASK])
 
     def step(self, layer_idx: int, hidden: torch.Tensor, state: ExitState) -> StepResult:
         raise NotImplementedError
 
+    def run_step(self, layer_idx: int, hidden: torch.Tensor, state: ExitState) -> StepResult:
+        """`step`, with the attention mask carried into the new state."""
+        result = self.step(layer_idx, hidden, state)
+        if TOKEN_MASK in state and TOKEN_MASK not in result.state:
+            result.state = {**result.state, TOKEN_MASK: state[TOKEN_MASK]}
+        return result
+
     def exit_step(self, layer_idx: int, hidden: torch.Tensor, state: ExitState
                   ) -> tuple[torch.Tensor | None, ExitState]:
         """Head work after layer `layer_idx` (0-based): (logits [B, C] or None, new state)."""
-        result = self.step(layer_idx, hidden, state)
+        result = self.run_step(layer_idx, hidden, state)
         return result.logits, result.state
 
     def has_exit(self, layer_idx: int) -> bool:
@@ -236,14 +272,14 @@ class MultiExitModel(nn.Module):
         bias = enc.attention_bias(inputs.attention_mask, h.dtype)
         detached = (ctx.freeze.detached_in(ctx.micro_batch)
                     if ctx is not None and ctx.freeze is not None else ())
-        state = self.init_state(inputs.input_ids.shape[0], inputs.input_ids.device)
+        state = self.start_state(inputs)
         logits: list[torch.Tensor] = []
         auxes: list[dict[str, torch.Tensor]] = []
         for i in range(enc.n_layers):
             h = enc.layer(i, h, bias)
             if i + 1 in detached:
                 h = h.detach()
-            result = self.step(i, h, state)
+            result = self.run_step(i, h, state)
             state = result.state
             if result.logits is not None:
                 logits.append(result.logits)
@@ -258,8 +294,15 @@ class MultiExitModel(nn.Module):
         raise NotImplementedError
 
 
+def masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Mean over the attended positions: [B, L, d], mask [B, L] (1 = token) -> [B, d]."""
+    mask = attention_mask[:, :hidden.shape[1]].to(hidden.dtype).unsqueeze(-1)
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1.0)
+
+
 class Pooler(nn.Module):
-    """[CLS] vector -> tanh(Linear(d, d)): the paper's layer state."""
+    """A layer's summary vector ([CLS], or the token mean: MultiExitModel.summary) ->
+    tanh(Linear(d, d)): the paper's layer state."""
 
     def __init__(self, hidden: int, source: nn.Linear | None = None, init_range: float = 0.02):
         super().__init__()
@@ -271,8 +314,8 @@ class Pooler(nn.Module):
         else:
             init_linear(self.dense, init_range)
 
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.dense(hidden[:, 0]))
+    def forward(self, summary: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.dense(summary))
 
 
 def init_linear(layer: nn.Linear, init_range: float) -> None:

@@ -66,11 +66,12 @@ class DeebertModel(MultiExitModel):
         return list(self.ramps.parameters())
 
     def step(self, layer_idx, hidden, state):
+        summary = self.summary(hidden, state)
         if layer_idx == self.encoder.n_layers - 1:
-            pooled = torch.tanh(self.pooler(hidden[:, 0]))
+            pooled = torch.tanh(self.pooler(summary))
             return StepResult(self.classifier(self.dropout(pooled)), state)
         ramp = self.ramps[layer_idx]
-        return StepResult(ramp.classifier(self.dropout(ramp.pooler(hidden))), state)
+        return StepResult(ramp.classifier(self.dropout(ramp.pooler(summary))), state)
 
     def loss(self, out: ExitOutputs, labels: torch.Tensor, ctx: TrainContext) -> LossTerms:
         if ctx.stage == "backbone":

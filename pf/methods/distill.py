@@ -9,7 +9,8 @@ student's device and dtype. A restored student needs no teacher.
   kd        alpha * T^2 * KL(p_t^T || p_s^T) + (1 - alpha) * CE(y)            (Hinton et al.)
   pkd       kd + beta * mean_k || c_s,k/|c_s,k| - c_t,g(k)/|c_t,g(k)| ||^2 over student
             layers k = 1..m-1 matched to teacher layer g(k) = k n/m (PKD-skip; the last layer is
-            covered by the logits term), c = [CLS] hidden vector                 (Sun et al.)
+            covered by the logits term), c = [CLS] hidden vector (Sun et al.; the token mean
+            with option exit_pooling "mean", the vector the exits read)
   tinybert  task-specific distillation without general distillation or augmentation
             (Jiao et al.), in two stages: "intermediate" = MSE of embeddings + sum_k MSE of
             hidden states and of attention score matrices, student layer k <-> teacher
@@ -38,7 +39,7 @@ import torch.nn.functional as F
 
 from pf.backbones import EncoderInputs, LayerwiseEncoder
 from pf.errors import PfError
-from pf.methods.base import ExitOutputs, LossTerms, TrainContext
+from pf.methods.base import ExitOutputs, ExitState, LossTerms, TrainContext
 from pf.methods.options import parse_options
 from pf.methods.single_exit import SingleExitModel
 
@@ -178,7 +179,8 @@ class DistillModel(SingleExitModel):
             return super().forward(inputs, ctx)
         depth = self.teacher_depth(ctx.stage)
         student = trace_encoder(self.encoder, inputs, self.needs_attention and depth > 0)
-        logits = self.head(student.hidden[-1])[:, None]
+        state = self.start_state(inputs)
+        logits = self.head(student.hidden[-1], state)[:, None]
         cached = (ctx.targets or {}).get("teacher_logits")
         with torch.no_grad():
             teacher = None
@@ -186,12 +188,15 @@ class DistillModel(SingleExitModel):
                 full = cached is None
                 teacher = trace_encoder(self.teacher.encoder, inputs, self.needs_attention,
                                         None if full else depth)
-            t_logits = cached if cached is not None else self.teacher.head(teacher.hidden[-1])
+            t_logits = (cached if cached is not None else
+                        self.teacher.head(teacher.hidden[-1], self.teacher.start_state(inputs)))
         if depth == 0:
             return ExitOutputs(logits, {"teacher_logits": t_logits})
-        return ExitOutputs(logits, self.extras(student, teacher, t_logits))
+        return ExitOutputs(logits, self.extras(student, teacher, t_logits, state))
 
-    def extras(self, student: EncoderTrace, teacher: EncoderTrace, t_logits) -> dict:
+    def extras(self, student: EncoderTrace, teacher: EncoderTrace, t_logits,
+               state: ExitState) -> dict:
+        """Loss inputs beyond the logits; `state` (start_state) serves `summary`."""
         return {"teacher_logits": t_logits}
 
     def loss(self, out: ExitOutputs, labels: torch.Tensor, ctx: TrainContext) -> LossTerms:
@@ -217,14 +222,15 @@ class PkdModel(DistillModel):
     def teacher_depth(self, stage):
         return (self.encoder.n_layers - 1) * self.stride()
 
-    def extras(self, student, teacher, t_logits):
+    def extras(self, student, teacher, t_logits, state):
         g = self.stride()
         m = self.encoder.n_layers
         pairs = [(k, k * g) for k in range(1, m)]
         if not pairs:
             return {"teacher_logits": t_logits}
-        s = torch.stack([student.hidden[k - 1][:, 0] for k, _ in pairs], 1)
-        t = torch.stack([teacher.hidden[j - 1][:, 0] for _, j in pairs], 1)
+        # the layer vectors the exits read: [CLS] as in PKD, or the token mean (exit_pooling)
+        s = torch.stack([self.summary(student.hidden[k - 1], state) for k, _ in pairs], 1)
+        t = torch.stack([self.summary(teacher.hidden[j - 1], state) for _, j in pairs], 1)
         return {"teacher_logits": t_logits, "cls": s, "teacher_cls": t}
 
     def loss(self, out, labels, ctx):
@@ -248,7 +254,7 @@ class TinyBertModel(DistillModel):
     def teacher_depth(self, stage):
         return self.n_layers_full if stage == "intermediate" else 0
 
-    def extras(self, student, teacher, t_logits):
+    def extras(self, student, teacher, t_logits, state):
         g = self.stride()
         m = self.encoder.n_layers
         return {

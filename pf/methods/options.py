@@ -27,9 +27,20 @@ class OptionError(PfError):
         self.option = option
 
 
+# How an exit head reads a layer (`exit_pooling`, an option of every method): "cls" = the
+# first token's hidden vector, as every original (BERT's pooler, DeeBERT, PABEE, the released
+# Past-Future code); "mean" = the mean of the hidden vectors of the attended tokens (the
+# attention mask's ones), for backbones trained to summarise a sentence that way
+# (sentence-transformers' MiniLM, whose [CLS] is nearly constant across sentences).
+EXIT_POOLINGS = ("cls", "mean")
+
+
 @dataclasses.dataclass(frozen=True)
 class MethodOptions:
-    """Base of every method's options; subclasses add fields and override `check`."""
+    """Base of every method's options; subclasses add fields and override `check`.
+    `exit_pooling` (every method; see EXIT_POOLINGS) is checked by `parse_options`."""
+
+    exit_pooling: str = "cls"
 
     def check(self, method: str) -> None:  # pragma: no cover - overridden
         """Range and consistency checks beyond the field types."""
@@ -59,6 +70,7 @@ def parse_options(method: str, cls: type[T], raw: dict[str, Any] | None) -> T:
     """Build and validate `cls` from a JSON object (see module docstring)."""
     raw = {} if raw is None else raw
     if isinstance(raw, cls):
+        check_choice(method, "exit_pooling", raw.exit_pooling, EXIT_POOLINGS)  # type: ignore[attr-defined]
         raw.check(method)  # type: ignore[attr-defined]
         return raw
     if not isinstance(raw, dict):
@@ -82,6 +94,7 @@ def parse_options(method: str, cls: type[T], raw: dict[str, Any] | None) -> T:
             value = float(value)
         values[key] = value
     opts = cls(**values)
+    check_choice(method, "exit_pooling", opts.exit_pooling, EXIT_POOLINGS)  # type: ignore[attr-defined]
     opts.check(method)  # type: ignore[attr-defined]
     return opts
 

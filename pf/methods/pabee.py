@@ -35,7 +35,7 @@ class PabeeModel(MultiExitModel):
         return cls(encoder, num_labels, parse_options(cls.method, cls.options_class, options))
 
     def step(self, layer_idx, hidden, state):
-        pooled = torch.tanh(self.pooler(hidden[:, 0]))
+        pooled = torch.tanh(self.pooler(self.summary(hidden, state)))
         return StepResult(self.classifiers[layer_idx](self.dropout(pooled)), state)
 
     def loss_weights(self) -> torch.Tensor:

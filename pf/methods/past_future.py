@@ -2,7 +2,8 @@
 
 At exit i the head combines the states s_1..s_i of the layers seen so far (past) with states
 s_hat_{i+1..n} that learners imitate from s_i (future), merges them with a gate and predicts.
-State s_i = tanh(P_i h_i[CLS] + b_i) with a pooler P_i per layer.
+State s_i = tanh(P_i h_i[CLS] + b_i) with a pooler P_i per layer (h_i[CLS] is the layer's
+summary vector: the token mean instead with option exit_pooling "mean", base.summary).
 
 Options (`PastFutureOptions`):
   variant    "released" (default; the authors' code, which produced the paper's numbers) or
@@ -121,10 +122,12 @@ class PastFutureModel(MultiExitModel):
         return cls(encoder, num_labels, parse_options(cls.method, cls.options_class, options))
 
     # --- pieces ---------------------------------------------------------------------------
-    def pool(self, layer_idx: int, hidden: torch.Tensor) -> torch.Tensor:
+    def pool(self, layer_idx: int, hidden: torch.Tensor, state=None) -> torch.Tensor:
+        """s_i of layer i = layer_idx + 1 (`state` from start_state: exit_pooling "mean")."""
+        summary = self.summary(hidden, state)
         if self.shared_pooler:
-            return torch.tanh(self.pooler(hidden[:, 0]))
-        return torch.tanh(F.linear(hidden[:, 0], self.pool_weight[layer_idx],
+            return torch.tanh(self.pooler(summary))
+        return torch.tanh(F.linear(summary, self.pool_weight[layer_idx],
                                    self.pool_bias[layer_idx]))
 
     def imitate(self, layer_idx: int, s: torch.Tensor) -> torch.Tensor:
@@ -142,7 +145,7 @@ class PastFutureModel(MultiExitModel):
 
     def step(self, layer_idx, hidden, state):
         n = self.encoder.n_layers
-        s = self.pool(layer_idx, hidden)
+        s = self.pool(layer_idx, hidden, state)
         has_future = self.options.future and layer_idx < n - 1
         shat = self.imitate(layer_idx, s) if has_future else None
         if self.tied:

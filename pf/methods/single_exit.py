@@ -14,8 +14,8 @@ from torch import nn
 
 from pf.backbones import LayerwiseEncoder
 from pf.errors import PfError
-from pf.methods.base import (ExitOutputs, LossTerms, MultiExitModel, StepResult, TrainContext,
-                             init_linear, pretrained_pooler_or_error)
+from pf.methods.base import (ExitOutputs, ExitState, LossTerms, MultiExitModel, StepResult,
+                             TrainContext, init_linear, pretrained_pooler_or_error)
 from pf.methods.options import parse_options
 from pf.methods.single_exit_spec import FullOptions
 
@@ -39,14 +39,15 @@ class SingleExitModel(MultiExitModel):
         opts = parse_options(cls.method, cls.options_class, options)
         return cls(encoder, num_labels, opts, encoder.n_layers)
 
-    def head(self, hidden: torch.Tensor) -> torch.Tensor:
-        pooled = torch.tanh(self.pooler(hidden[:, 0]))
+    def head(self, hidden: torch.Tensor, state: ExitState) -> torch.Tensor:
+        """Logits [B, C] from the last layer's hidden states (`state`: from `start_state`)."""
+        pooled = torch.tanh(self.pooler(self.summary(hidden, state)))
         return self.classifier(self.dropout(pooled))
 
     def step(self, layer_idx, hidden, state):
         if layer_idx != self.encoder.n_layers - 1:
             return StepResult(None, state)
-        return StepResult(self.head(hidden), state)
+        return StepResult(self.head(hidden, state), state)
 
     def loss(self, out: ExitOutputs, labels: torch.Tensor, ctx: TrainContext) -> LossTerms:
         ce = F.cross_entropy(out.logits[:, -1].float(), labels)

@@ -9,6 +9,8 @@
 
 `--metrics` takes metrics JSON files of `pf evaluate` and/or tidy CSVs of `pf collect`;
 `--curves` curve CSVs of `pf curve` (named by their path, .../curves/B/T/V/seedS.csv);
+`--outputs` per-layer outputs files (.../outputs/B/T/V/seedS/SPLIT.safetensors) for the
+per-exit accuracy figure (`--figure exit_accuracy`: exit_accuracy.png and .csv);
 `--latency-inputs` latency JSONs of `pf latency` or a CSV of `pf collect --latency-out`.
 Nothing else is read: each table and figure takes exactly the results its spec names, and a
 missing one is an error naming it. Models flagged degenerate in the metrics are marked in
@@ -46,13 +48,17 @@ def register(subparsers) -> None:
     p.add_argument("--curves", nargs="+", default=[], metavar="CSV",
                    help="trade-off curve CSVs for figures 3, 5, 6 (path "
                         ".../curves/BACKBONE/TASK/VARIANT/seedS.csv)")
+    p.add_argument("--outputs", nargs="+", default=[], metavar="FILE",
+                   help="per-layer outputs files for the per-exit accuracy figure (path "
+                        ".../outputs/BACKBONE/TASK/VARIANT/seedS/SPLIT.safetensors)")
     p.add_argument("--latency-inputs", nargs="+", default=[], metavar="FILE",
                    help="latency JSON files of `pf latency` or a latency CSV")
     p.add_argument("--table", action="append", default=[], metavar="N",
                    help="table to render: 1..6, a table named in the spec, or 'all' "
                         "(repeatable)")
     p.add_argument("--figure", action="append", default=[], metavar="N",
-                   help="figure to render: 3, 4, 5, 6 or 'all' (repeatable)")
+                   help="figure to render: 3, 4, 5, 6, exit_accuracy (from --outputs; also "
+                        "writes exit_accuracy.csv) or 'all' (repeatable)")
     p.add_argument("--latency", action="store_true",
                    help="render the latency table (from --latency-inputs)")
     p.add_argument("--all", action="store_true",
@@ -89,10 +95,14 @@ def _run(args) -> int:
             written += table.write(out_dir)
             warnings += [f"{table.name}: {d}" for d in table.degenerate]
     if figures:
-        from pf.reports.figures import CurveFiles, render_figure
+        from pf.layout import EXIT_ACCURACY
+        from pf.reports.figures import CurveFiles, render_figure, write_exit_accuracy
 
         curves = CurveFiles(args.curves)
         for num in figures:
+            if str(num) == EXIT_ACCURACY:
+                written += write_exit_accuracy(args.outputs, spec, out_dir)
+                continue
             path, degenerate = render_figure(num, index, curves, spec,
                                              out_dir / f"figure{num}.png")
             written.append(path)

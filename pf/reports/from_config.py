@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pf.config import CURVE_FIGURES, Plan
+from pf.layout import EXIT_ACCURACY
 from pf.methods.registry import method_spec
 
 DATA_SOURCES = {"synthetic": "synthetic GLUE stand-ins", "glue_dir": "GLUE (local copy)",
@@ -73,6 +74,11 @@ def _figures(plan: Plan) -> dict[str, Any]:
             "number": 4, "backbone": f4["backbone"], "target": float(f4["target"]),
             "with_future": f4["with_future"], "without_future": f4["without_future"],
             "seeds": plan.seeds_of(f4)}
+    if EXIT_ACCURACY in figs:
+        acc = figs[EXIT_ACCURACY]
+        figures[EXIT_ACCURACY] = {
+            "backbone": acc["backbone"], "variants": plan.exit_accuracy_variants(),
+            "tasks": plan.tasks_of(acc.get("tasks")), "seeds": plan.seeds_of(acc)}
     return figures
 
 

@@ -43,6 +43,9 @@ reproduce the paper's layout with the variant names of config/config.yaml::
       exit_distribution:            # Figure 4
         {number: 4, backbone: bert, target: 2, with_future: pf, without_future: pf-past,
          seeds: [42]}
+      exit_accuracy:                # beyond the paper: accuracy of every exit, from the
+        {backbone: minilm, variants: [deebert, pabee, pf], tasks: main, seeds: [42]}
+                                    # recorded per-layer outputs (pf report --outputs)
     latency: {batch_sizes: [1, 32], variants: [pf], backbones: [bert], tasks: [mnli],
               seeds: [42]}
 
@@ -60,7 +63,7 @@ from typing import Any
 
 from pf.errors import PfError, unknown
 from pf.io import read_json, read_yaml
-from pf.layout import concrete_variant
+from pf.layout import EXIT_ACCURACY, concrete_variant
 from pf.methods.registry import METHODS
 from pf.tasks import TASK_ORDER, TASKS, get_task
 
@@ -98,6 +101,7 @@ DEFAULT_FIGURES: dict[str, Any] = {
     "max_speedup": None,
     "exit_distribution": {"number": 4, "backbone": None, "target": 2, "with_future": "pf",
                           "without_future": "pf-past"},
+    "exit_accuracy": None,
 }
 
 _TOP_KEYS = {"scale", "data_source", "split", "backbones", "tasks", "analysis_tasks",
@@ -107,6 +111,7 @@ _ROW_KEYS = {"variant", "per_target", "label", "reference"}
 _CURVE_KEYS = {"backbone", "seeds"}
 _EXIT_KEYS = {"number", "backbone", "target", "with_future", "without_future", "seeds"}
 _LATENCY_KEYS = {"batch_sizes", "variants", "backbones", "tasks", "seeds"}
+_EXIT_ACCURACY_KEYS = {"backbone", "variants", "tasks", "seeds"}
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,16 @@ class ExitFigureSpec:
 
 
 @dataclass(frozen=True)
+class ExitAccuracySpec:
+    """The per-exit accuracy figure: one panel per task, accuracy of every exit of each
+    variant (concrete names, in legend order) from the recorded per-layer outputs."""
+    backbone: str
+    variants: tuple[str, ...]
+    tasks: tuple[str, ...]
+    seeds: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
 class LatencySpec:
     batch_sizes: tuple[int, ...] | None = None   # None: smallest and largest found
     variants: tuple[str, ...] | None = None      # None: every variant given
@@ -177,6 +192,7 @@ class ReportSpec:
     point_targets: tuple[float, ...] = ()
     max_speedup: float | None = None
     exit_figure: ExitFigureSpec | None = None
+    exit_accuracy: ExitAccuracySpec | None = None
     latency: LatencySpec = field(default_factory=LatencySpec)
 
     # ---- display helpers
@@ -223,6 +239,8 @@ class ReportSpec:
         nums = set(self.curve_figures)
         if self.exit_figure is not None:
             nums.add(self.exit_figure.number)
+        if self.exit_accuracy is not None:
+            nums.add(EXIT_ACCURACY)
         return sorted(nums, key=lambda s: (int(s) if s.isdigit() else 99, s))
 
 
@@ -337,6 +355,18 @@ def _parse_figures(obj: Any, spec: ReportSpec, where: str) -> None:
                                for t in figures["point_targets"] or [])
     spec.max_speedup = (None if figures["max_speedup"] is None
                         else _float(figures["max_speedup"], f"{where}.max_speedup"))
+    acc = figures["exit_accuracy"]
+    spec.exit_accuracy = None
+    if acc is not None:
+        acc = _check_keys(acc, _EXIT_ACCURACY_KEYS, f"{where}.exit_accuracy")
+        for key in ("backbone", "variants"):
+            if key not in acc:
+                raise PfError(f"{where}.exit_accuracy: '{key}' is required")
+        spec.exit_accuracy = ExitAccuracySpec(
+            backbone=str(acc["backbone"]),
+            variants=_names(acc["variants"], f"{where}.exit_accuracy.variants") or (),
+            tasks=spec.task_set(acc.get("tasks"), f"{where}.exit_accuracy"),
+            seeds=_seeds(acc.get("seeds"), f"{where}.exit_accuracy.seeds"))
     exit_fig = figures["exit_distribution"]
     if exit_fig is None:
         spec.exit_figure = None

@@ -65,6 +65,7 @@ localrules:
     collect,
     table,
     figure,
+    exit_accuracy,
     latency_table,
 
 

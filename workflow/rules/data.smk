@@ -60,6 +60,11 @@ rule prepare:
         ),
         max_length=config["data"]["max_length"],
         heldout=config["data"]["heldout_fraction"],
+        train_limit=(
+            f"--train-limit {config['data']['train_limit']}"
+            if config["data"].get("train_limit") is not None
+            else ""
+        ),
         seed=config["data"]["seed"],
     conda:
         PF_ENV
@@ -71,5 +76,5 @@ rule prepare:
     shell:
         "pf prepare --task {wildcards.task} --source {params.source} {params.data_dir}"
         " --backbone-json {params.backbone:q} --max-length {params.max_length}"
-        " {params.synthetic} {params.vocab} --heldout-fraction {params.heldout}"
+        " {params.synthetic} {params.vocab} --heldout-fraction {params.heldout} {params.train_limit}"
         " --seed {params.seed} --out {params.out} > {log} 2>&1"

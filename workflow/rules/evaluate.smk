@@ -12,6 +12,11 @@ rule evaluate:
         metric=lambda wildcards: PLAN.table_metric(wildcards.task),
         options=method_options_json,
         calibration=calibration_flag,
+        train_limit=(
+            f"--train-limit {config['data']['train_limit']}"
+            if config["data"].get("train_limit") is not None
+            else ""
+        ),
     conda:
         PF_ENV
     log:
@@ -22,5 +27,6 @@ rule evaluate:
     shell:
         "pf evaluate --outputs {input.outputs} {params.calibration} --rule {params.rule}"
         " --target {wildcards.target} --metric {params.metric} --variant {wildcards.variant}"
-        " --method-options {params.options:q} --seed {wildcards.seed} --out {output}"
+        " --method-options {params.options:q} --seed {wildcards.seed} {params.train_limit}"
+        " --out {output}"
         " > {log} 2>&1"

@@ -84,6 +84,34 @@ rule figure:
         " --out-dir {params.out_dir} --figure {wildcards.n} 2>&1 | tee {log}"
 
 
+# Beyond the paper: the accuracy of every exit (config figures.exit_accuracy), from exactly
+# the per-layer outputs files it declares.
+rule exit_accuracy:
+    input:
+        outputs=PLAN.exit_accuracy_inputs(),
+        spec=REPORT_SPEC,
+    output:
+        png=report(
+            f"{REPORTS}/exit_accuracy.png",
+            caption="../report/exit_accuracy.rst",
+            category="Figures",
+            labels={"figure": "Per-exit accuracy"},
+        ),
+        csv=f"{REPORTS}/exit_accuracy.csv",
+    params:
+        out_dir=parent_dir,
+    conda:
+        PF_ENV
+    log:
+        f"{LOGS}/report/exit_accuracy.log",
+    threads: PLAN.threads("report")
+    resources:
+        **resources_of("report"),
+    shell:
+        "pf report --spec {input.spec} --outputs {input.outputs}"
+        " --out-dir {params.out_dir} --figure exit_accuracy 2>&1 | tee {log}"
+
+
 rule latency_table:
     input:
         latency=PLAN.latency_inputs(),
