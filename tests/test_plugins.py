@@ -1,8 +1,8 @@
 """A user's own method and exit rule, added as a plug-in, run through the whole workflow from a
 fresh copy of the repository: exactly README's "Add your own method". The toy method and its
-rule (tests/plugins/toy_exit.py) are trained on the smoke data, calibrated to 2x, and shown in
-Table 1, Figure 3 and the latency table (tests/plugins/toy.yaml), while no file under pf/ or
-workflow/ names them.
+rule (tests/plugins/toy_exit.py) are trained on the smoke configuration (config/smoke.yaml,
+with tests/plugins/toy.yaml merged over it), calibrated to 2x, and shown in Table 1, Figure 3
+and the latency table, while no file under pf/ or workflow/ names them.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -21,6 +22,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = "tests.plugins.toy_exit"
+CONFIGS = ["config/smoke.yaml", "tests/plugins/toy.yaml"]     # merged in this order
+# README "Add your own method", step 5: only what the toy's table, figure and latency need
+TARGETS = ["reports/smoke/table1.md", "reports/smoke/figure3.png", "reports/smoke/latency.md"]
 NAMES = re.compile(r"\btoy\b|maxprob|toy_exit", re.IGNORECASE)
 
 
@@ -62,6 +66,25 @@ def test_no_file_under_pf_or_workflow_names_the_plugin():
     assert NAMES.search((ROOT / "tests/plugins/toy_exit.py").read_text())
 
 
+def readme_section() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("## Add your own method")
+    return text[start:text.index("\n## ", start + 1)]
+
+
+def test_readme_shows_the_config_and_the_command_this_test_runs():
+    import yaml
+
+    section = readme_section()
+    blocks = re.findall(r"```(\w+)\n(.*?)```", section, re.DOTALL)
+    shown = [yaml.safe_load(textwrap.dedent(b)) for lang, b in blocks if lang == "yaml"]
+    assert shown == [yaml.safe_load((ROOT / CONFIGS[1]).read_text())]
+    commands = [" ".join(textwrap.dedent(b).replace("\\\n", " ").split())
+                for lang, b in blocks if lang == "bash"]
+    assert commands == [" ".join(["snakemake", *TARGETS, "--profile", "workflow/profiles/default",
+                                  "--cores", "2", "--configfile", *CONFIGS])]
+
+
 def test_a_plugin_that_cannot_be_imported_is_named(capsys):
     from pf.cli import main
 
@@ -87,10 +110,31 @@ def test_a_name_is_registered_once():
         methods.register("pabee")
 
 
+def merged_config(clone: Path) -> dict:
+    """The config Snakemake builds from CONFIGS (mappings merged key by key)."""
+    import yaml
+
+    from pf.config.load import merge
+
+    config: dict = {}
+    for name in CONFIGS:
+        config = merge(config, yaml.safe_load((clone / name).read_text()))
+    return config
+
+
+def test_the_overlay_adds_the_toy_to_the_smoke_grid(clone):
+    config = merged_config(clone)
+    assert config["plugins"] == [PLUGIN]
+    assert config["tables"]["table1"]["variants"] == ["full", "toy"]
+    assert "pf" in config["methods"] and "table6" in config["tables"]   # smoke's stay
+
+
 def test_without_the_plugin_the_config_names_an_unknown_method(clone):
-    text = (clone / "tests/plugins/toy.yaml").read_text().replace(
-        f"plugins: [{PLUGIN}]", "plugins: []")
-    (clone / "no_plugin.yaml").write_text(text)
+    import yaml
+
+    config = merged_config(clone)
+    config["plugins"] = []
+    (clone / "no_plugin.yaml").write_text(yaml.safe_dump(config))
     proc = subprocess.run([sys.executable, "-m", "pf.config", "check", "no_plugin.yaml"],
                           cwd=clone, env=env(clone), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
@@ -108,8 +152,8 @@ def test_costs_lists_the_plugin_method(clone):
 
 @pytest.mark.slow
 def test_plugin_method_runs_through_the_workflow_into_the_reports(clone):
-    cmd = [sys.executable, "-m", "snakemake", "all", "--profile", "workflow/profiles/default",
-           "--cores", "2", "--configfile", "tests/plugins/toy.yaml"]
+    cmd = [sys.executable, "-m", "snakemake", *TARGETS, "--profile", "workflow/profiles/default",
+           "--cores", "2", "--configfile", *CONFIGS]
     started = time.perf_counter()
     proc = subprocess.run(cmd, cwd=clone, env=env(clone), capture_output=True, text=True,
                           timeout=1500, stdin=subprocess.DEVNULL)
@@ -118,7 +162,7 @@ def test_plugin_method_runs_through_the_workflow_into_the_reports(clone):
     # reports below all read the method or its rule
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
 
-    reports, results = clone / "reports/toy", clone / "results/toy"
+    reports, results = clone / "reports/smoke", clone / "results/smoke"
     with (reports / "table1.csv").open(encoding="utf-8", newline="") as f:
         cells = {(r["row"], r["column"]): r for r in csv.DictReader(f)}
     assert {row for row, _ in cells} == {"BERT-tiny", "Toy"}
