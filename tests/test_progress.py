@@ -4,6 +4,7 @@ while it runs (stdout is a file there, not a terminal), and its train_log.jsonl 
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -44,7 +45,10 @@ def test_progress_lines_and_records(capsys):
 @pytest.mark.skipif(not SNAKEMAKE.exists(), reason="snakemake not installed")
 def test_snakemake_training_job_log_shows_progress_while_it_runs(tmp_path):
     config = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
-    config["training"]["defaults"].update(epochs=60)        # 640 rows / 32 = 20 steps each
+    config["training"]["defaults"].update(epochs=60)        # long enough to be watched
+    per_epoch = math.ceil(config["data"]["synthetic"]["train_size"]
+                          / config["training"]["defaults"]["batch_size"])
+    total = 60 * per_epoch
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     target = "results/smoke/models/bert/sst2/full/seed42/model.safetensors"
     log = tmp_path / "logs/smoke/train/bert/sst2/full/seed42.log"
@@ -78,7 +82,9 @@ def test_snakemake_training_job_log_shows_progress_while_it_runs(tmp_path):
                 pass
     assert running, "the job ended before two progress lines were seen"
     assert len(seen) >= 2, seen
-    assert seen[0].startswith("pf train full:train: step 50/1200 (4%) | stage train | epoch 3/60")
+    epoch = 50 // per_epoch + 1
+    assert seen[0].startswith(f"pf train full:train: step 50/{total} ({100 * 50 / total:.0f}%) "
+                              f"| stage train | epoch {epoch}/60")
     assert not (tmp_path / target).exists()
     # the same records, streamed into train_log.jsonl as they come
     assert [r["step"] for r in records if r["kind"] == "progress"][:1] == [50]
