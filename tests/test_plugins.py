@@ -150,6 +150,39 @@ def test_costs_lists_the_plugin_method(clone):
     assert rows["toy"]["params"] == 6 * (32 * 2 + 2)
 
 
+POOLING_CHECK = """
+import sys
+import numpy as np
+import torch
+sys.path.insert(0, "tests")
+import tests.plugins.toy_exit
+from pf.engine import compare_to_simulation, record_logits, run_engine
+from pf.methods.registry import build_model
+from test_methods_support import key_inputs, tiny_encoder
+
+inputs, _ = key_inputs(24, length=12, seed=1)
+logits = {}
+for pooling in ("cls", "mean"):
+    torch.manual_seed(0)
+    model = build_model("toy", {"exit_pooling": pooling}, tiny_encoder("bert", 4, seed=0), 3).eval()
+    logits[pooling] = record_logits(model, inputs, batch_size=8)
+    for threshold in (0.34, 0.36, 0.4):
+        res = run_engine(model, inputs, "maxprob", threshold, batch_size=5)
+        assert compare_to_simulation(res, logits[pooling], "maxprob", threshold).ok
+assert not np.allclose(logits["cls"], logits["mean"])
+print("ok")
+"""
+
+
+def test_the_plugin_method_honours_exit_pooling_and_the_engine_agrees(clone):
+    """exit_pooling is an option of every method, a plug-in's too: the toy's heads read the
+    token mean under "mean" (other logits than [CLS] with the same weights), and the real
+    engine makes the toy rule's decisions on both."""
+    proc = subprocess.run([sys.executable, "-c", POOLING_CHECK], cwd=clone, env=env(clone),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]
+
+
 @pytest.mark.slow
 def test_plugin_method_runs_through_the_workflow_into_the_reports(clone):
     cmd = [sys.executable, "-m", "snakemake", *TARGETS, "--profile", "workflow/profiles/default",

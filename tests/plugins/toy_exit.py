@@ -2,7 +2,8 @@
 workflow/ names it (README, "Add your own method"; tests/test_plugins.py runs it through the
 whole workflow with tests/plugins/toy.yaml).
 
-Method `toy`: one linear classifier per layer on the [CLS] vector, trained on the mean
+Method `toy`: one linear classifier per layer on its summary vector ([CLS], or the token
+mean under option exit_pooling mean), trained on the mean
 cross-entropy over the exits (the model: toy_exit_model.py, imported only to build one).
 Rule `maxprob`: an example leaves at the first exit whose largest softmax probability
 exceeds a threshold (and at the last exit otherwise).

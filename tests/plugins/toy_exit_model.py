@@ -26,7 +26,9 @@ class ToyModel(MultiExitModel):
         return cls(encoder, num_labels, parse_options(cls.method, cls.options_class, options))
 
     def step(self, layer_idx, hidden, state):
-        return StepResult(self.classifiers[layer_idx](self.dropout(hidden[:, 0])), state)
+        # summary: the layer's [CLS] vector, or its token mean under option exit_pooling mean
+        summary = self.summary(hidden, state)
+        return StepResult(self.classifiers[layer_idx](self.dropout(summary)), state)
 
     def loss(self, out, labels, ctx):
         b, e, c = out.logits.shape
