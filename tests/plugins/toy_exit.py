@@ -1,10 +1,10 @@
 """A toy early-exit method with its own exit rule, added as a plug-in: nothing under pf/ or
 workflow/ names it (README, "Add your own method"; tests/test_plugins.py runs it through the
-whole workflow with tests/plugins/toy.yaml).
+whole workflow on the smoke configuration with tests/plugins/toy.yaml merged over it).
 
 Method `toy`: one linear classifier per layer on its summary vector ([CLS], or the token
-mean under option exit_pooling mean), trained on the mean
-cross-entropy over the exits (the model: toy_exit_model.py, imported only to build one).
+mean under option exit_pooling mean), trained on the mean cross-entropy over the exits (the
+model: toy_exit_model.py, imported only to build one).
 Rule `maxprob`: an example leaves at the first exit whose largest softmax probability
 exceeds a threshold (and at the last exit otherwise).
 
