@@ -31,7 +31,7 @@ from pathlib import Path
 
 from pf.errors import PfError
 from pf.io import atomic_path
-from pf.layout import EXIT_ACCURACY, curve_path
+from pf.layout import EXIT_ACCURACY, curve_path, outputs_path
 from pf.reports.results import MetricsIndex, ResultKey, degenerate_results, resolve_seeds
 from pf.reports.spec import CurveFigureSpec, ReportSpec
 from pf.tasks import TASKS
@@ -373,7 +373,7 @@ class OutputsKey:
     seed: int
 
     def path(self, split: str) -> str:
-        return f"outputs/{self.backbone}/{self.task}/{self.variant}/seed{self.seed}/{split}.safetensors"
+        return outputs_path(self.backbone, self.task, self.variant, self.seed, split)
 
 
 def outputs_key(path: Path) -> tuple[OutputsKey, str]:
