@@ -44,6 +44,12 @@ REPORT_SPEC = f"{RESULTS}/report_spec.json"
 
 
 EVAL_SPLIT = config["evaluation"]["split"]
+# data.train_limit, given to `pf prepare` (which samples) and `pf evaluate` (which records it)
+TRAIN_LIMIT_FLAG = (
+    f"--train-limit {config['data']['train_limit']}"
+    if config["data"].get("train_limit") is not None
+    else ""
+)
 OTHER_SPLITS = "|".join(s for s in ("train", "dev", "heldout") if s != EVAL_SPLIT)
 
 
