@@ -6,8 +6,10 @@
 #   snakemake --report report.html                        # HTML report with captions
 #
 # Rules call the `pf` command line and hold no science; the job grid (which backbone x task
-# x variant x seed x target each table needs) is computed by pf/config.py. A config file
-# given with --configfile replaces config/config.yaml instead of being merged into it.
+# x variant x seed x target each table needs) is computed by pf/config/ (Plan). A config file
+# given with --configfile replaces config/config.yaml instead of being merged into it;
+# several --configfile files are merged with each other, in order (mappings key by key; a
+# plug-in's small file over config/smoke.yaml: README "Add your own method").
 
 from snakemake.utils import min_version
 

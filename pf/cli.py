@@ -4,6 +4,10 @@ Each sub-command lives in the module that holds its logic and exposes
 `register(subparsers)`; that function adds its parser and sets `func` to a callable taking
 the parsed arguments and returning an exit status. Modules are imported lazily so that the
 light commands (exits, reports) never pay for importing torch.
+
+Plug-ins (pf/plugins.py) are imported before any command is built, so the methods and rules
+they register are choices of every command: `pf --plugin MODULE COMMAND ...` (repeatable)
+and the modules named in PF_PLUGINS (what the workflow's jobs get).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ examples:
   pf data summary --task all --source synthetic      what the offline stand-in data holds
   pf download --config config/paper.yaml             fetch a config's hub models and data
   pf costs --hidden 768 --layers 12                  parameters and FLOPs of every exit head
+  pf --plugin my_methods costs                      a plug-in's methods too (README)
   snakemake all --cores 4 --configfile config/smoke.yaml   the whole DAG (see README.md)
 
 `pf COMMAND --help` describes a command, with an example. The workflow's rules call these
@@ -81,6 +86,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         description="Global Past-Future early exit: reproduction suite (Liao et al., NAACL 2021).",
         epilog=EPILOG,
     )
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                        help="import MODULE first: a plug-in that registers methods and exit "
+                             "rules (repeatable; also $PF_PLUGINS, comma-separated)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     for name, module in COMMANDS.items():
@@ -112,14 +120,32 @@ def _flush_stdout() -> bool:
         return False
 
 
+def split_plugins(argv: list[str]) -> tuple[list[str], str | None]:
+    """(the modules of the leading `--plugin MODULE` options, the command after them)."""
+    plugins, i = [], 0
+    while i < len(argv):
+        if argv[i] == "--plugin" and i + 1 < len(argv):
+            plugins.append(argv[i + 1])
+            i += 2
+        elif argv[i].startswith("--plugin="):
+            plugins.append(argv[i].partition("=")[2])
+            i += 1
+        else:
+            break
+    return plugins, (argv[i] if i < len(argv) else None)
+
+
 def main(argv: list[str] | None = None) -> int:
     from pf.errors import PfError
+    from pf.plugins import from_env, load_plugins
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    plugins, first = split_plugins(argv)
     # Import only the module of the command asked for (torch is slow to import).
-    only = argv[0] if argv and argv[0] in COMMANDS else None
+    only = first if first in COMMANDS else None
     command = only or "pf"
     try:
+        load_plugins([*from_env(), *plugins], "plug-in")
         parser = build_parser(only)
         if not argv:  # a newcomer typing `pf` gets the commands and examples, not one line
             parser.print_help(sys.stderr)

@@ -2,19 +2,12 @@
 
 pf costs --hidden 768 --layers 12 --seq-len 128 --labels 2 [--intermediate 3072] [--json]
 
-Conventions (stated once, used for every row):
-- FLOPs are per example, at inference; a multiply-add counts as 2 FLOPs. Only matrix
-  products are counted: biases, activations (tanh, sigmoid, GELU, softmax), LayerNorm and
-  element-wise max/mean/add are ignored, for heads and transformer layers alike.
-- One transformer layer at sequence length L: 2 * (L * (4 d^2 + 2 d d_ff) + 2 L^2 d)
-  (Q, K, V, output projections; feed-forward; attention scores and context).
-- Head FLOPs at exit i are the work done after layer i for that exit: heads read the [CLS]
-  vector only. Poolers are counted (including the backbone's own pooler where a method uses
-  it), since they run once per exit. Past-Future's imitation learners run at exit i for every
-  j > i, so its head cost falls with depth; the table gives exit 1 (the maximum), the mean
-  over exits and the share of one transformer layer.
-- Parameters added = parameters outside the backbone (the pretrained pooler is part of the
-  backbone; DeeBERT's off-ramp poolers are copies and count).
+The conventions (what a FLOP counts, which parameters are "added") are stated once, in
+pf/methods/cost_model.py; each method's cost function lives in its spec
+(`MethodSpec.head_cost`, pf/methods/*_spec.py, or a plug-in's), and so do its rows here
+(`MethodSpec.cost_rows`). Past-Future's imitation learners run at exit i for every j > i, so
+its head cost falls with depth; the table gives exit 1 (the maximum), the mean over exits
+and the share of one transformer layer.
 This module is pure arithmetic (no torch); tests check the parameter counts against the
 real models.
 """
@@ -22,24 +15,15 @@ real models.
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pf.errors import PfError
+from pf.methods.cost_model import Dims, layer_flops
+from pf.methods.registry import METHODS, method_spec
 
-
-@dataclass(frozen=True)
-class Dims:
-    hidden: int = 768
-    layers: int = 12
-    seq_len: int = 128
-    labels: int = 2
-    intermediate: int | None = None      # default 4 * hidden
-
-    @property
-    def d_ff(self) -> int:
-        return self.intermediate or 4 * self.hidden
+__all__ = ["Dims", "HeadCost", "cost_table", "default_rows", "format_table", "head_cost",
+           "layer_flops"]
 
 
 @dataclass
@@ -72,114 +56,19 @@ class HeadCost:
         return d
 
 
-def layer_flops(dims: Dims) -> int:
-    d, L = dims.hidden, dims.seq_len
-    return 2 * (L * (4 * d * d + 2 * d * dims.d_ff) + 2 * L * L * d)
-
-
-def _linear(i: int, o: int) -> int:
-    """Parameters of Linear(i, o) with bias."""
-    return i * o + o
-
-
-def _single(dims: Dims, m: int) -> tuple[int, list[int], list[int]]:
-    d, C = dims.hidden, dims.labels
-    return _linear(d, C), [m], [2 * d * d + 2 * d * C]
-
-
-def _pf(dims: Dims, opts: dict[str, Any]) -> tuple[int, list[int], list[int]]:
-    d, n, C = dims.hidden, dims.layers, dims.labels
-    variant = opts.get("variant", "released")
-    strategy = opts.get("strategy", "concat")
-    future = opts.get("future", True)
-    prediction = strategy in ("voting", "ensemble")
-    gated = future and not prediction and opts.get("gate", True) is not False
-    params = n * _linear(d, d)                                   # per-layer poolers
-    if future and n > 1:
-        params += (n - 1) * _linear(d, d)                        # learners j = 2..n
-    flops = []
-    if variant == "released" and strategy == "concat":
-        width = 2 * C if gated else C
-        params += n * _linear(d, width) + (_linear(C, C) if gated else 0)
-        for i in range(1, n + 1):
-            f = 2 * d * d + 2 * d * width
-            if future and i < n:
-                f += (n - i) * (2 * d * d + 2 * d * C) + (2 * C * C if gated else 0)
-            flops.append(f)
-        return params, list(range(1, n + 1)), flops
-    params += n * _linear(d, C)                                  # per-exit classifiers
-    if prediction:
-        for i in range(1, n + 1):
-            f = 2 * d * d + 2 * d * C
-            if future and i < n:
-                f += (n - i) * (2 * d * d + 2 * d * C)
-            flops.append(f)
-        return params, list(range(1, n + 1)), flops
-    if strategy == "concat":                                     # paper: per-exit block maps
-        params += n * n * d * d + 2 * n * d
-    elif strategy == "lstm":
-        params += 2 * (4 * d * 2 * d + 8 * d)                    # past and future LSTM cells
-    if gated:
-        params += _linear(d, 1)
-    for i in range(1, n + 1):
-        f = 2 * d * d + 2 * d * C                                # pooler + classifier
-        fut = future and i < n
-        if fut:
-            f += (n - i) * 2 * d * d                             # learners
-        if strategy == "attn":
-            f += 2 * 2 * i * d + (2 * 2 * (n - i) * d if fut else 0)
-        elif strategy == "concat":
-            f += 2 * i * d * d + (2 * (n - i) * d * d if fut else 0)
-        elif strategy == "lstm":
-            f += 16 * d * d + (16 * d * d * (n - i) if fut else 0)
-        if gated and fut:
-            f += 2 * d
-        flops.append(f)
-    return params, list(range(1, n + 1)), flops
-
-
 def head_cost(method: str, options: dict[str, Any] | None, dims: Dims, name: str | None = None
               ) -> HeadCost:
-    """Parameters and per-exit FLOPs of one method's head (see module conventions)."""
+    """Parameters and per-exit FLOPs of one method's head (see the conventions)."""
     opts = dict(options or {})
-    d, n, C = dims.hidden, dims.layers, dims.labels
-    if method == "full":
-        params, layers, flops = _single(dims, n)
-    elif method in ("truncated", "kd", "pkd", "tinybert"):
-        m = int(opts.get("layers", max(1, n // 2)))
-        params, layers, flops = _single(dims, m)
-    elif method == "pabee":
-        params, layers = n * _linear(d, C), list(range(1, n + 1))
-        flops = [2 * d * d + 2 * d * C] * n
-    elif method == "deebert":
-        params = (n - 1) * (_linear(d, d) + _linear(d, C)) + _linear(d, C)
-        layers, flops = list(range(1, n + 1)), [2 * d * d + 2 * d * C] * n
-    elif method == "pf":
-        params, layers, flops = _pf(dims, opts)
-    else:
-        from pf.errors import unknown
-
-        raise unknown("method", method, ("full", "truncated", "kd", "pkd", "tinybert", "pabee",
-                                         "deebert", "pf"))
-    return HeadCost(name or method, method, opts, params, layers, flops, layer_flops(dims))
+    shape = method_spec(method).costs(dims, opts)
+    return HeadCost(name or method, method, opts, shape.params, list(shape.exit_layers),
+                    list(shape.flops_per_exit), layer_flops(dims))
 
 
 def default_rows(dims: Dims) -> list[tuple[str, str, dict[str, Any]]]:
-    m2 = max(1, dims.layers // 2)
-    rows: list[tuple[str, str, dict[str, Any]]] = [
-        ("full", "full", {}),
-        (f"truncated ({m2}L)", "truncated", {"layers": m2}),
-        ("deebert", "deebert", {}),
-        ("pabee", "pabee", {}),
-        ("pf (released, concat)", "pf", {}),
-        ("pf (released, concat, no gate)", "pf", {"gate": False}),
-        ("pf past only (released)", "pf", {"future": False}),
-    ]
-    for s in ("max", "avg", "attn", "lstm", "voting", "ensemble"):
-        rows.append((f"pf (released, {s})", "pf", {"strategy": s}))
-    rows.append(("pf (paper, concat)", "pf", {"variant": "paper"}))
-    rows.append((f"kd/pkd/tinybert ({m2}L student)", "kd", {"layers": m2}))
-    return rows
+    """(row name, method, options) of every row of `pf costs`: each registered method's."""
+    return [(name, spec.name, opts) for spec in METHODS.values()
+            for name, opts in spec.rows_of_costs(dims)]
 
 
 def cost_table(dims: Dims) -> list[HeadCost]:
@@ -231,6 +120,3 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_run)
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(0)

@@ -1,18 +1,18 @@
 """`pf curve`: a per-layer outputs file -> score-versus-speed-up trade-off curve (CSV).
 
-    pf curve --outputs dev.safetensors --rule entropy|patience|last --out curve.csv
+    pf curve --outputs dev.safetensors --rule RULE --out curve.csv
              [--max-gap 0.05] [--max-points N]
 
-The points come from the recorded logits alone (`pf.exits.tradeoff_curve`): for the entropy
-rule, thresholds are chosen among the exact breakpoints so that neighbouring speed-ups are at
-most `--max-gap` apart wherever the data allow; for patience, every patience 1..E-1
-(0 = no early exit, the same point as E-1); for `last`, the single point.
+The points come from the recorded logits alone (`pf.exits.tradeoff_curve`): the parameters
+of the rule's sweep (pf.exits.registry; for entropy the exact breakpoints, for patience every
+patience 1..E-1, for `last` the single point), thinned so that neighbouring speed-ups are at
+most `--max-gap` apart wherever the data allow.
 
 CSV columns (one row per point, ascending speed-up):
     backbone, task, method, split  -- from the outputs file
-    rule                           -- entropy | patience | last
-    param_name                     -- tau | patience | (empty for last)
-    param                          -- the threshold (exit when H < tau) or patience
+    rule                           -- the exit rule (entropy, patience, last, ...)
+    param_name                     -- its parameter: tau, patience, ... (empty for last)
+    param                          -- the parameter's value (empty for last)
     speedup                        -- equation 15 ratio on the split
     avg_exit_layer                 -- mean 1-based exit layer
     n_examples                     -- examples in the split
@@ -31,7 +31,9 @@ import numpy as np
 
 from pf import exits
 from pf.errors import PfError
+from pf.exits.registry import get_rule, rule_names
 from pf.io import atomic_write_text
+from pf.layer_outputs import read_outputs
 from pf.tasks import get_task
 
 BASE_COLUMNS = ("backbone", "task", "method", "split", "rule", "param_name", "param",
@@ -40,11 +42,7 @@ BASE_COLUMNS = ("backbone", "task", "method", "split", "rule", "param_name", "pa
 
 def curve_rows(outputs: str | Path, rule: str, max_gap: float = 0.05,
                max_points: int | None = None) -> tuple[list[str], list[list]]:
-    from pf.evaluate import read_outputs
-
-    if rule not in exits.RULES:
-        from pf.errors import unknown
-        raise unknown("exit rule", rule, exits.RULES)
+    exit_rule = get_rule(rule)
     if not max_gap > 0:
         raise PfError(f"--max-gap must be > 0; got {max_gap}")
     out = read_outputs(outputs)
@@ -53,11 +51,10 @@ def curve_rows(outputs: str | Path, rule: str, max_gap: float = 0.05,
     sw = exits.tradeoff_curve(np.asarray(out.logits), np.asarray(out.labels), rule,
                               np.asarray(out.exit_layers), int(out.n_layers), names,
                               max_gap=max_gap, max_points=max_points)
-    pname = exits.PARAM_NAMES[rule] or ""
+    pname = exit_rule.param_name or ""
     rows = []
     for i in range(len(sw)):
-        p = sw.params[i] if rule != "last" else ""
-        p = repr(float(p)) if rule == "entropy" else (str(int(p)) if rule == "patience" else "")
+        p = exit_rule.format_param(sw.params[i])
         rows.append([out.backbone, task.name, out.method, out.split, rule, pname, p,
                      repr(float(sw.speedups[i])), repr(float(sw.avg_exit_layers[i])),
                      sw.n_examples, *(repr(float(sw.metrics[m][i])) for m in names)])
@@ -83,8 +80,9 @@ def register(subparsers) -> None:
                "--rule entropy \\\n      --out results/curves/bert/rte/pf/seed42.csv\n")
     p.add_argument("--outputs", required=True,
                    help="per-layer outputs file (pf outputs, pf train --record)")
-    p.add_argument("--rule", required=True, choices=exits.RULES,
-                   help="exit rule of the method (entropy, patience or last)")
+    p.add_argument("--rule", required=True, choices=rule_names(),
+                   help="exit rule of the method (pf.exits.registry: entropy, patience, "
+                        "last or a plug-in's)")
     p.add_argument("--out", required=True, help="curve CSV to write (atomically)")
     p.add_argument("--max-gap", type=float, default=0.05,
                    help="largest speed-up gap between neighbouring points where the data "

@@ -222,26 +222,26 @@ def _offline_switches(plan: DownloadPlan) -> str | None:
     return f"{' and '.join(switches)} {'is' if len(switches) == 1 else 'are'} set"
 
 
+def _fetch_each(items, fetch, failed: list[tuple[str, str]]):
+    """fetch(item) of each item that succeeds; (item label, error) of the others go to
+    `failed`, so that one failure does not hide the next."""
+    for item in items:
+        try:
+            yield fetch(item)
+        except PfError as err:
+            failed.append((item.label, str(err)))
+
+
 def download(plan: DownloadPlan, say: Callable[[str], None] = print) -> DownloadRecord:
     """Fetch (or, offline, find in the cache) everything in `plan`; after trying them all,
     PfError naming every item that failed."""
     record = DownloadRecord(offline=hub_switched_off(), hub_cache=_hub_cache(),
                             datasets_cache=_datasets_cache() if plan.datasets else None)
     failed: list[tuple[str, str]] = []           # (item, error)
-    for model in plan.models:
-        try:
-            got = fetch_model(model)
-        except PfError as err:
-            failed.append((model.label, str(err)))
-            continue
+    for got in _fetch_each(plan.models, fetch_model, failed):
         record.models.append(got)
         say(f"  model {got.repo_id}: {len(got.files)} files, commit {got.commit[:12]}, {got.path}")
-    for dataset in plan.datasets:
-        try:
-            got_ds = fetch_dataset(dataset)
-        except PfError as err:
-            failed.append((dataset.label, str(err)))
-            continue
+    for got_ds in _fetch_each(plan.datasets, fetch_dataset, failed):
         record.datasets.append(got_ds)
         rows = ", ".join(f"{split} {n:,}" for split, n in got_ds.rows.items())
         say(f"  dataset {got_ds.repo_id} {got_ds.config}: {rows}")

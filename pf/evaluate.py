@@ -1,23 +1,23 @@
 """`pf evaluate`: a per-layer outputs file + a target speed-up -> one metrics JSON.
 
     pf evaluate --outputs dev.safetensors [--calibration-outputs heldout.safetensors]
-                --rule entropy|patience|last [--target R | --param X] [--metric NAME]
+                --rule RULE [--target R | --param X] [--metric NAME]
                 --variant NAME [--method-options JSON] --seed S --out target2.json
 
-For the entropy and patience rules the parameter (tau or patience) is calibrated so that
-the speed-up is closest to the target (ties to the faster, `pf.exits.calibrate`), on the
-calibration outputs when given (e.g. a held-out slice of train) and otherwise on the scored
-split itself (what the paper did by hand on dev); `--param` fixes it instead. Rule `last`
-(full, truncated, distilled models) has nothing to calibrate: everyone exits at the last
-exit and `--target` is only recorded. The fields of the JSON are documented in
-`pf.metrics_schema`. Light module: numpy only, no torch.
+RULE is the method's exit rule (pf.exits.registry: entropy, patience, last, or a plug-in's).
+For a rule with a parameter (tau of entropy, patience of patience) the parameter is
+calibrated so that the speed-up is closest to the target (ties to the faster,
+`pf.exits.calibrate`), on the calibration outputs when given (e.g. a held-out slice of
+train) and otherwise on the scored split itself (what the paper did by hand on dev);
+`--param` fixes it instead. A rule without one (`last`: full, truncated, distilled models)
+has nothing to calibrate: everyone exits at the last exit and `--target` is only recorded.
+The fields of the JSON are documented in `pf.metrics_schema`. Light module: numpy only, no
+torch.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -25,43 +25,15 @@ import numpy as np
 
 from pf import exits
 from pf.errors import PfError
+from pf.exits.registry import get_rule, rule_names
 from pf.io import atomic_write_json
+from pf.jsonargs import json_arg
+from pf.layer_outputs import read_outputs
 from pf.metrics_schema import SCHEMA, degenerate_reason, validate_metrics
 from pf.tasks import get_task
+from pf.versions import package_versions
 
 VERSION_PACKAGES = ("pf-early-exit", "numpy", "safetensors", "torch", "transformers")
-
-
-def package_versions() -> dict[str, str]:
-    out = {}
-    for name in VERSION_PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
-
-
-def read_outputs(path: str | Path):
-    """`pf.outputs.load_outputs`, with any failure turned into a PfError naming the file."""
-    from pf.outputs import load_outputs
-
-    path = Path(path)
-    if not path.is_file():
-        raise PfError(f"{path}: outputs file not found")
-    try:
-        out = load_outputs(path)
-    except PfError:
-        raise
-    except Exception as err:  # a corrupt or foreign file: say which one
-        raise PfError(f"{path}: not a readable pf outputs file ({type(err).__name__}: "
-                      f"{str(err)[:200]})") from None
-    logits = np.asarray(out.logits)
-    if logits.ndim != 3 or logits.shape[0] == 0:
-        raise PfError(f"{path}: logits must be a non-empty [N, E, C] array, got {logits.shape}")
-    if not np.isfinite(logits).all():
-        raise PfError(f"{path}: logits contain NaN or infinite values")
-    return out
 
 
 def _check_compatible(a, a_path, b, b_path) -> None:
@@ -81,9 +53,7 @@ def evaluate(outputs: str | Path, rule: str, variant: str, seed: int,
              train_limit: int | None = None) -> dict[str, Any]:
     """The metrics object (see `pf.metrics_schema.FIELDS`); `train_limit` is recorded as
     given (the run's data.train_limit)."""
-    if rule not in exits.RULES:
-        from pf.errors import unknown
-        raise unknown("exit rule", rule, exits.RULES)
+    exit_rule = get_rule(rule)
     out = read_outputs(outputs)
     task = get_task(out.task)
     n_layers = int(out.n_layers)
@@ -100,15 +70,15 @@ def evaluate(outputs: str | Path, rule: str, variant: str, seed: int,
                       f"of: {', '.join(names)}")
 
     calibration_split = calibration_path = calibration_speedup = None
-    if rule == "last":
+    if not exit_rule.has_param:
         if param is not None:
-            raise PfError("rule 'last' takes no parameter")
+            raise PfError(f"rule '{rule}' takes no parameter")
         if target is not None and not 1.0 <= float(target) <= n_layers:
             raise PfError(f"target speed-up must lie in [1, {n_layers}]; got {target}")
     elif param is not None:
         if target is not None:
             exits.check_target(target, n_layers)
-        param = float(param) if rule == "entropy" else int(param)
+        param = exit_rule.check_param(param)
     else:
         if target is None:
             raise PfError(f"rule '{rule}' needs --target (or a fixed --param)")
@@ -142,7 +112,7 @@ def evaluate(outputs: str | Path, rule: str, variant: str, seed: int,
         "split": str(out.split),
         "calibration_split": calibration_split,
         "rule": rule,
-        "rule_param_name": exits.PARAM_NAMES[rule],
+        "rule_param_name": exit_rule.param_name,
         "rule_param": param,
         "target": None if target is None else float(target),
         "speedup": exits.speedup(layers, n_layers),
@@ -158,7 +128,7 @@ def evaluate(outputs: str | Path, rule: str, variant: str, seed: int,
         "degenerate_reason": None,
         "outputs": str(outputs),
         "calibration_outputs": calibration_path,
-        "versions": package_versions(),
+        "versions": package_versions(VERSION_PACKAGES),
     }
     reason = degenerate_reason(obj["prediction_counts"], obj["score"], obj["majority_score"])
     obj["degenerate"], obj["degenerate_reason"] = reason is not None, reason
@@ -182,16 +152,6 @@ def majority_baseline(labels: np.ndarray, prediction: np.ndarray, num_labels: in
     }
 
 
-def _json_arg(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise argparse.ArgumentTypeError(f"not valid JSON: {err}") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("must be a JSON object")
-    return value
-
-
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "evaluate", help="outputs file + target speed-up -> metrics JSON",
@@ -203,17 +163,20 @@ def register(subparsers) -> None:
     p.add_argument("--calibration-outputs", default=None,
                    help="outputs of a held-out split to calibrate the parameter on "
                         "(default: calibrate on --outputs itself)")
-    p.add_argument("--rule", required=True, choices=exits.RULES,
-                   help="exit rule of the method: entropy (DeeBERT, Past-Future), patience "
-                        "(PABEE) or last (no early exit)")
+    p.add_argument("--rule", required=True, choices=rule_names(),
+                   help="exit rule of the method (pf.exits.registry): entropy (DeeBERT, "
+                        "Past-Future), patience (PABEE), last (no early exit) or a "
+                        "plug-in's")
     p.add_argument("--target", type=float, default=None, help="target speed-up (ratio, >1)")
     p.add_argument("--param", type=float, default=None,
-                   help="fixed tau / patience instead of calibrating to --target")
+                   help="fixed parameter of the rule (tau, patience, ...) instead of "
+                        "calibrating to --target")
     p.add_argument("--metric", default=None, help="table metric (default: the task's first)")
     p.add_argument("--variant", required=True,
                    help="the config's variant name, recorded in the JSON (e.g. pf, truncated-2x)")
-    p.add_argument("--method-options", type=_json_arg, default={}, metavar="JSON",
-                   help="the variant's method options (JSON object), recorded in the JSON")
+    p.add_argument("--method-options", default=None, metavar="JSON",
+                   help="the variant's method options (JSON object: text or file), recorded "
+                        "in the JSON")
     p.add_argument("--seed", type=int, required=True, help="training seed, recorded in the JSON")
     p.add_argument("--train-limit", type=int, default=None,
                    help="the size of the training sample the model saw (data.train_limit, "
@@ -225,7 +188,8 @@ def register(subparsers) -> None:
 
 def _main(args: argparse.Namespace) -> int:
     obj = evaluate(args.outputs, args.rule, args.variant, args.seed, target=args.target,
-                   param=args.param, metric=args.metric, method_options=args.method_options,
+                   param=args.param, metric=args.metric,
+                   method_options=json_arg("--method-options", args.method_options),
                    calibration_outputs=args.calibration_outputs, train_limit=args.train_limit)
     atomic_write_json(args.out, obj)
     return 0

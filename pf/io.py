@@ -95,14 +95,25 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_text(path, dumps_json(obj))
 
 
-def read_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file; a missing or malformed file raises PfError naming it."""
+def _read(path: str | os.PathLike, parse, errors: tuple[type[Exception], ...], fmt: str) -> Any:
     from pf.errors import PfError
 
     path = Path(path)
     if not path.is_file():
         raise PfError(f"{path}: file not found")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise PfError(f"{path}: not valid JSON ({err})") from None
+        return parse(path.read_text(encoding="utf-8"))
+    except errors as err:
+        raise PfError(f"{path}: not valid {fmt} ({err})") from None
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file; a missing or malformed file raises PfError naming it."""
+    return _read(path, json.loads, (json.JSONDecodeError, UnicodeDecodeError), "JSON")
+
+
+def read_yaml(path: str | os.PathLike) -> Any:
+    """Read a YAML file; a missing or malformed file raises PfError naming it."""
+    import yaml
+
+    return _read(path, yaml.safe_load, (yaml.YAMLError, UnicodeDecodeError), "YAML")

@@ -1,7 +1,7 @@
 """`pf latency`: wall-clock time of the full model versus the early-exit engine -> JSON.
 
     pf latency --model DIR --prepared DIR [--split dev]
-               (--tau X | --patience P | --target R --outputs FILE
+               (--tau X | --patience P | --<param> X | --target R --outputs FILE
                 [--calibration-outputs FILE]) [--rule R]
                [--batch-sizes 1 32] [--repeats 5] [--warmup 2] [--max-examples N]
                [--device auto|cpu|cuda] [--precision fp32|bf16|fp16] [--threads T]
@@ -28,7 +28,8 @@ Progress: a line per timed round when stdout is not a terminal (pf.progress).
 * **all exits** (extra, for context): the engine with rule `last`, i.e. every layer and
   every exit head for every example. full / all_exits shows the heads' own overhead.
 
-The parameter is given (`--tau`, `--patience`) or calibrated to `--target`
+The parameter is given (`--tau`, `--patience`: one option per parameter of a registered
+rule, plug-ins' included) or calibrated to `--target`
 (`pf.exits.calibrate`) on the recorded logits of `--calibration-outputs` when given (the
 held-out split `pf evaluate` calibrates on, so both apply the same parameter), otherwise on
 those of the timed split (`--outputs`). With `--outputs` the engine's exits
@@ -45,7 +46,6 @@ import argparse
 import statistics
 import time
 from dataclasses import asdict
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
@@ -54,12 +54,19 @@ import torch
 from torch import nn
 
 from pf import exits
-from pf.engine import compare_to_simulation, form_batches, plan_batches, run_batch, run_engine
+from pf.engine import compare_to_simulation, run_batch, run_engine
 from pf.errors import PfError
+from pf.exits.last import LAST
+from pf.exits.registry import RULES, get_rule, rule_names
 from pf.io import atomic_write_json
+from pf.layer_outputs import read_outputs
 from pf.progress import Progress
+from pf.train.args import add_checkpoint_options, add_device_options
+from pf.train.data import encoder_batches, plan_batches
+from pf.versions import package_versions
 
 SCHEMA = "pf-latency/1"
+VERSION_PACKAGES = ("pf-early-exit", "torch", "transformers", "numpy")
 FULL_MODEL_DEFINITION = ("backbone through all n layers + one classification head on the last "
                          "layer's [CLS] (pooler Linear d->d + tanh, Linear d->C); no "
                          "intermediate exits")
@@ -168,7 +175,7 @@ def measure(model, inputs, rule: str, param, batch_sizes=(1, 32), repeats: int =
 
     for bs in batch_sizes:
         # formed and moved to the device once, outside every timing
-        batches = form_batches(inputs, plan_batches(inputs, bs), device)
+        batches = encoder_batches(inputs, plan_batches(inputs, bs), device)
 
         def run_full():
             for b in batches:
@@ -181,7 +188,7 @@ def measure(model, inputs, rule: str, param, batch_sizes=(1, 32), repeats: int =
 
         fns = {"full": timed(run_full), "engine": timed(run_eng)}
         if all_exits:
-            fns["all_exits"] = timed(lambda: run_eng("last", None))
+            fns["all_exits"] = timed(lambda: run_eng(LAST.name, None))
         times = time_interleaved(fns, device, repeats, warmup,
                                  lambda: _round_done(rounds, bs))
         with autocast_for(device, precision):   # exits and agreement, untimed
@@ -204,29 +211,31 @@ def measure(model, inputs, rule: str, param, batch_sizes=(1, 32), repeats: int =
     return {"batches": rows, "engine_result": result}
 
 
+def _read_matching(path: str, model):
+    """The recorded logits at `path`, which must come from a model with the same exits."""
+    rec = read_outputs(path)
+    if list(np.asarray(rec.exit_layers)) != list(model.exit_layers):
+        raise PfError(f"{path}: exit layers {list(np.asarray(rec.exit_layers))} differ "
+                      f"from the model's {list(model.exit_layers)}")
+    return rec
+
+
 def _round_done(rounds: Progress, batch_size: int) -> None:
     rounds.advance(1)
     if rounds.due():
         rounds.record(batch_size=batch_size)
 
 
-def _versions() -> dict[str, str]:
-    out = {}
-    for name in ("pf-early-exit", "torch", "transformers", "numpy"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
-
-
 def latency(model_dir, prepared, split: str = "dev", rule: str | None = None,
-            tau: float | None = None, patience: int | None = None, target: float | None = None,
+            param: float | int | None = None, target: float | None = None,
             outputs: str | None = None, batch_sizes=(1, 32), repeats: int = 5, warmup: int = 2,
             max_examples: int | None = None, device: str | None = None,
             threads: int | None = None, variant: str | None = None,
             calibration_outputs: str | None = None, precision: str | None = None,
-            progress: bool | None = False) -> dict[str, Any]:
+            progress: bool | None = False, param_name: str | None = None) -> dict[str, Any]:
+    """The latency JSON of a checkpoint. `param` is the rule's parameter (given as
+    `--{param_name}` on the command line, checked against the rule); or `target` calibrates
+    it on recorded logits."""
     if threads is not None:
         torch.set_num_threads(int(threads))
     if repeats < 1 or warmup < 0 or any(b < 1 for b in batch_sizes):
@@ -236,52 +245,36 @@ def latency(model_dir, prepared, split: str = "dev", rule: str | None = None,
     dev = resolve_device(device)
     model, info = load_checkpoint_info(model_dir, dev)
     precision = effective_precision(dev, precision or model_precision(info))
-    rule = rule or getattr(model, "exit_rule", "entropy")
-    if rule not in exits.RULES:
-        from pf.errors import unknown
-        raise unknown("exit rule", rule, exits.RULES)
+    exit_rule = get_rule(rule or model.exit_rule)
+    rule = exit_rule.name
     n_layers = int(model.n_layers_full)
     rec = None
     if outputs is not None:
-        from pf.evaluate import read_outputs
-        rec = read_outputs(outputs)
-        if list(np.asarray(rec.exit_layers)) != list(model.exit_layers):
-            raise PfError(f"{outputs}: exit layers {list(np.asarray(rec.exit_layers))} differ "
-                          f"from the model's {list(model.exit_layers)}")
-    given = [x is not None for x in (tau, patience, target)]
-    if sum(given) > 1:
-        raise PfError("give only one of --tau, --patience and --target")
-    param: float | int | None = None
+        rec = _read_matching(outputs, model)
+    if param is not None and target is not None:
+        raise PfError(f"give only one of --{param_name or exit_rule.param_name or 'param'} "
+                      f"and --target")
+    if param is not None and (param_name or exit_rule.param_name) != exit_rule.param_name:
+        owners = [r.name for r in RULES.values() if r.param_name == param_name]
+        raise PfError(f"--{param_name} belongs to the {' / '.join(owners) or 'no'} rule; this "
+                      f"model uses '{rule}'"
+                      + (f" (--{exit_rule.param_name})" if exit_rule.has_param else ""))
     calibration = None
-    if rule == "entropy":
-        if patience is not None:
-            raise PfError("--patience belongs to the patience rule; this model uses 'entropy'")
-        param = tau
-    elif rule == "patience":
-        if tau is not None:
-            raise PfError("--tau belongs to the entropy rule; this model uses 'patience'")
-        param = patience
     if target is not None:
-        if rule == "last":
-            raise PfError("rule 'last' has no parameter to calibrate to --target")
+        if not exit_rule.has_param:
+            raise PfError(f"rule '{rule}' has no parameter to calibrate to --target")
         if rec is None:
             raise PfError("--target needs --outputs (the recorded logits to calibrate on)")
-        cal = rec
-        if calibration_outputs is not None:
-            from pf.evaluate import read_outputs
-            cal = read_outputs(calibration_outputs)
-            if list(np.asarray(cal.exit_layers)) != list(model.exit_layers):
-                raise PfError(f"{calibration_outputs}: exit layers "
-                              f"{list(np.asarray(cal.exit_layers))} differ from the model's "
-                              f"{list(model.exit_layers)}")
+        cal = rec if calibration_outputs is None else _read_matching(calibration_outputs, model)
         calibration = exits.calibrate(np.asarray(cal.logits), np.asarray(cal.labels), rule,
                                       target, np.asarray(cal.exit_layers), n_layers)
         param = calibration.param
     elif calibration_outputs is not None:
         raise PfError("--calibration-outputs is used with --target only")
-    if rule != "last" and param is None:
-        raise PfError(f"rule '{rule}' needs --{'tau' if rule == 'entropy' else 'patience'} "
-                      f"or --target with --outputs")
+    if exit_rule.has_param and param is None:
+        raise PfError(f"rule '{rule}' needs --{exit_rule.param_name} or --target with "
+                      f"--outputs")
+    param = exit_rule.check_param(param)
 
     inputs, ids = load_inputs(prepared, split, max_examples)
     res = measure(model, inputs, rule, param, tuple(batch_sizes), repeats, warmup,
@@ -308,7 +301,7 @@ def latency(model_dir, prepared, split: str = "dev", rule: str | None = None,
         "prepared": str(prepared),
         "split": split,
         "rule": rule,
-        "rule_param_name": exits.PARAM_NAMES[rule],
+        "rule_param_name": exit_rule.param_name,
         "rule_param": param,
         "target": target,
         "calibration_speedup": None if calibration is None else calibration.speedup,
@@ -326,7 +319,7 @@ def latency(model_dir, prepared, split: str = "dev", rule: str | None = None,
         "layer_speedup": exits.speedup(eng.exit_layer, n_layers),
         "agreement": agreement,
         "batches": res["batches"],
-        "versions": _versions(),
+        "versions": package_versions(VERSION_PACKAGES),
     }
 
 
@@ -337,14 +330,15 @@ def register(subparsers) -> None:
         epilog="example:\n  pf latency --model results/models/bert/rte/pf/seed42 "
                "--prepared results/prepared/bert/rte \\\n      --target 2 --outputs "
                "results/outputs/bert/rte/pf/seed42/dev.safetensors --out latency.json\n")
-    p.add_argument("--model", required=True, help="trained model directory (pf train)")
-    p.add_argument("--prepared", required=True, help="prepared data directory (pf prepare)")
-    p.add_argument("--split", default="dev", help="split of the prepared data to time")
-    p.add_argument("--rule", choices=exits.RULES, default=None,
+    add_checkpoint_options(p, "split of the prepared data to time")
+    p.add_argument("--rule", choices=rule_names(), default=None,
                    help="exit rule (default: the method's own)")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--tau", type=float, default=None, help="entropy threshold (rule entropy)")
-    g.add_argument("--patience", type=int, default=None, help="patience (rule patience)")
+    for name, param_rules in _param_options().items():
+        first = RULES[param_rules[0]]
+        g.add_argument(f"--{name}", type=first.param_type, default=None,
+                       dest=f"param_{name}",
+                       help=f"{first.param_help or name} (rule {', '.join(param_rules)})")
     g.add_argument("--target", type=float, default=None,
                    help="calibrate the parameter to this speed-up on --outputs")
     p.add_argument("--outputs", default=None, help="recorded per-layer logits of the split")
@@ -357,22 +351,30 @@ def register(subparsers) -> None:
     p.add_argument("--warmup", type=int, default=2, help="untimed passes before each measurement")
     p.add_argument("--max-examples", type=int, default=None,
                    help="time the first N examples of the split (default: all)")
-    p.add_argument("--device", default=None,
-                   help="auto (default: CUDA when available) | cpu | cuda")
-    p.add_argument("--precision", default=None, choices=("fp32", "bf16", "fp16"),
-                   help="autocast on CUDA (default: what the model was trained with); "
-                        "the CPU runs fp32")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    add_device_options(p)
     p.add_argument("--variant", default=None,
                    help="the config's variant name, recorded for the reports (default: the method)")
     p.add_argument("--out", required=True, help="latency JSON to write (atomically)")
     p.set_defaults(func=_main)
 
 
+def _param_options() -> dict[str, list[str]]:
+    """Parameter name -> the registered rules that take it (one option each)."""
+    out: dict[str, list[str]] = {}
+    for r in RULES.values():
+        if r.has_param:
+            out.setdefault(r.param_name, []).append(r.name)
+    return out
+
+
 def _main(args: argparse.Namespace) -> int:
-    obj = latency(args.model, args.prepared, args.split, args.rule, args.tau, args.patience,
-                  args.target, args.outputs, args.batch_sizes, args.repeats, args.warmup,
+    given = [(name, getattr(args, f"param_{name}")) for name in _param_options()
+             if getattr(args, f"param_{name}") is not None]
+    param_name, param = given[0] if given else (None, None)
+    obj = latency(args.model, args.prepared, args.split, args.rule, param, args.target,
+                  args.outputs, args.batch_sizes, args.repeats, args.warmup,
                   args.max_examples, args.device, args.threads, args.variant,
-                  args.calibration_outputs, precision=args.precision, progress=None)
+                  args.calibration_outputs, precision=args.precision, progress=None,
+                  param_name=param_name)
     atomic_write_json(args.out, obj)
     return 0

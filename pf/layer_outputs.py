@@ -132,3 +132,15 @@ def load_outputs(path: str | os.PathLike) -> LayerOutputs:
                        [str(i) for i in ids], n_layers, meta["task"], meta["backbone"],
                        meta["method"], meta["split"])
     return validate(out, str(path))
+
+
+def read_outputs(path: str | os.PathLike) -> LayerOutputs:
+    """`load_outputs` for the commands that score a file (evaluate, curve, latency): also
+    refuses an empty file and logits that are not finite, naming the file."""
+    out = load_outputs(path)
+    logits = np.asarray(out.logits)
+    if logits.ndim != 3 or logits.shape[0] == 0:
+        raise PfError(f"{path}: logits must be a non-empty [N, E, C] array, got {logits.shape}")
+    if not np.isfinite(logits).all():
+        raise PfError(f"{path}: logits contain NaN or infinite values")
+    return out

@@ -22,6 +22,7 @@ import math
 from typing import Any
 
 from pf.errors import PfError
+from pf.exits.registry import RULES
 
 SCHEMA = "pf-metrics/3"
 # A model is degenerate when this share of its predictions (or more) is one class ...
@@ -36,7 +37,8 @@ FIELDS: dict[str, tuple[str, str]] = {
     "backbone": ("str", "backbone name (config key, e.g. 'bert'), from the outputs file"),
     "n_layers": ("int", "backbone depth n used for the speed-up (the full model's layers)"),
     "task": ("str", "task name (sst2 mrpc qnli rte qqp mnli)"),
-    "method": ("str", "method registry key (pf, deebert, pabee, full, truncated, kd, ...)"),
+    "method": ("str", "method registry key (pf.methods.registry: pf, deebert, pabee, full, "
+               "truncated, kd, ... or a plug-in's)"),
     "variant": ("str", "config variant name (a method plus options, e.g. 'pf-past')"),
     "method_options": ("dict", "the variant's method options, as given to `pf evaluate`"),
     "seed": ("int", "training seed of the model"),
@@ -49,10 +51,12 @@ FIELDS: dict[str, tuple[str, str]] = {
                           "('dev' = same split as the scores, 'heldout' = held-out slice of "
                           "train); null when nothing was calibrated (rule 'last', or a fixed "
                           "parameter)"),
-    "rule": ("str", "exit rule: entropy | patience | last"),
-    "rule_param_name": ("str|null", "'tau' (entropy), 'patience' (patience) or null (last)"),
+    "rule": ("str", "exit rule (pf.exits.registry): entropy, patience, last or a "
+             "plug-in's"),
+    "rule_param_name": ("str|null", "name of the rule's parameter: 'tau' (entropy), "
+                        "'patience' (patience); null for a rule without one (last)"),
     "rule_param": ("float|null", "the rule's parameter: entropy threshold tau (exit when "
-                   "H < tau) or patience (int); null for 'last'"),
+                   "H < tau), patience (int), ...; null for 'last'"),
     "target": ("float|null", "requested speed-up; null when none was given (rule 'last')"),
     "speedup": ("float", "achieved speed-up on `split` (equation 15, a ratio)"),
     "calibration_speedup": ("float|null", "achieved speed-up on the calibration split "
@@ -147,9 +151,9 @@ def validate_metrics(obj: Any, path: str = "<metrics>") -> dict[str, Any]:
                       f"expected n_examples = {obj['n_examples']}")
     if not 1.0 <= obj["speedup"] <= n + 1e-9:
         raise PfError(f"{path}: field 'speedup' {obj['speedup']} is outside [1, {n}]")
-    if obj["rule"] not in ("entropy", "patience", "last"):
-        raise PfError(f"{path}: field 'rule' is {obj['rule']!r}; expected entropy, patience "
-                      f"or last")
+    if obj["rule"] not in RULES:
+        raise PfError(f"{path}: field 'rule' is {obj['rule']!r}; expected a registered exit "
+                      f"rule ({', '.join(RULES)}; a plug-in's rule needs its plug-in loaded)")
     if obj["metric"] not in obj["metrics"]:
         raise PfError(f"{path}: field 'metric' {obj['metric']!r} is not among 'metrics' "
                       f"{sorted(obj['metrics'])}")

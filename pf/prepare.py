@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pf.versions import package_versions
+
 if TYPE_CHECKING:  # torch is imported lazily: `pf --help` stays fast
     import torch
 
@@ -287,16 +289,8 @@ def _save_split(path: Path, encoded: dict, ids: list[str], task: str, split: str
               metadata={"ids": json.dumps(ids), "task": task, "split": split})
 
 
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for pkg in ("pf-early-exit", "torch", "transformers", "tokenizers", "datasets", "safetensors"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = None
-    return out
+VERSION_PACKAGES = ("pf-early-exit", "torch", "transformers", "tokenizers", "datasets",
+                    "safetensors")
 
 
 def prepare(task: str, source: str, backbone, out, *, data_dir: str | None = None,
@@ -370,7 +364,7 @@ def prepare(task: str, source: str, backbone, out, *, data_dir: str | None = Non
             "seed": seed,
             "splits": sizes,
             "rows_filling_max_length": truncated,
-            "versions": _versions(),
+            "versions": package_versions(VERSION_PACKAGES),
         }
         (tmp / "meta.json").write_text(dumps_json(meta), encoding="utf-8")   # last: marks completion
         honour_umask_tree(tmp)      # mkdtemp made it 0700, safetensors its files 0600
@@ -388,20 +382,6 @@ def prepare(task: str, source: str, backbone, out, *, data_dir: str | None = Non
 
 
 # ----------------------------------------------------------------------------- CLI
-
-
-def _json_arg(flag: str, text: str | None):
-    from pf.errors import PfError
-    from pf.io import read_json
-
-    if text is None:
-        return None
-    if text.lstrip().startswith("{"):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as err:
-            raise PfError(f"{flag}: not valid JSON ({err})") from None
-    return read_json(text)
 
 
 PREPARE_EXAMPLES = """\
@@ -446,13 +426,12 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from pf.errors import PfError
+    from pf.jsonargs import json_arg
 
-    backbone = _json_arg("--backbone-json", args.backbone_json)
-    if not isinstance(backbone, dict):
-        raise PfError("--backbone-json: expected a JSON object")
+    backbone = json_arg("--backbone-json", args.backbone_json)
     meta = prepare(args.task, args.source, backbone, args.out, data_dir=args.data_dir,
-                   max_length=args.max_length, synthetic=_json_arg("--synthetic-json", args.synthetic_json),
+                   max_length=args.max_length,
+                   synthetic=json_arg("--synthetic-json", args.synthetic_json),
                    heldout_fraction=args.heldout_fraction, seed=args.seed, vocab_size=args.vocab_size,
                    train_limit=args.train_limit)
     limited = (f" (train sampled from {meta['train_pool_size']:,})"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pf.config import (EXIT_RULES, PF_STRATEGIES, Job, Plan, check_config, fmt_target,
-                       load_config)
+from pf.config import Job, Plan, check_config, fmt_target, load_config
 from pf.errors import PfError
+from pf.reports.from_config import report_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ["config.yaml", "smoke.yaml", "paper.yaml"]
@@ -173,7 +173,7 @@ def test_main_tables_run_three_seeds_the_others_one(base):
     assert {p.split("/")[5].removesuffix(".csv") for p in plan.figure_curves("figure3")} == \
         {"seed42", "seed43", "seed44"}
     assert {j[3] for j in plan.latency_jobs()} == {42}
-    spec = plan.report_spec()
+    spec = report_spec(plan)
     assert spec["tables"]["2"]["seeds"] == [42, 43, 44] and spec["tables"]["3"]["seeds"] == [42]
     assert spec["figures"]["curves"]["3"]["seeds"] == [42, 43, 44]
     assert spec["figures"]["exit_distribution"]["seeds"] == [42]
@@ -197,7 +197,7 @@ def test_backbone_labels_default_to_the_key(base):
                           "bert": dict(c["backbones"]["bert"], label="BERT (tiny)")}
         c["figures"]["figure5"]["backbone"] = c["figures"]["figure6"]["backbone"] = "minilm"
     plan = Plan(check_config(mutate(base, fn)))
-    spec = plan.report_spec()
+    spec = report_spec(plan)
     assert spec["backbones"] == {"minilm": "minilm", "bert": "BERT (tiny)"}
     assert "BERT-base" not in str(spec)
     assert "label" not in plan.backbone_json("bert")     # the model never sees it
@@ -210,7 +210,7 @@ def test_tables_and_figures_name_the_configured_backbone(base, tmp_path):
     rows, blocks and caption say 'minilm', never 'BERT'."""
     from pf.cli import main
     from pf.io import atomic_write_json
-    from pf.reports.fake import metrics_obj
+    from fixtures_results import metrics_obj
 
     def fn(c):
         c["backbones"] = {"minilm": {"family": "bert", "pretrained": "models/minilm",
@@ -234,7 +234,7 @@ def test_tables_and_figures_name_the_configured_backbone(base, tmp_path):
                           plan.exit_rule(variant), {}, n_layers=6)
         atomic_write_json(path, obj)
     spec = tmp_path / "spec.json"
-    spec.write_text(__import__("json").dumps(plan.report_spec()))
+    spec.write_text(__import__("json").dumps(report_spec(plan)))
     out = tmp_path / "out"
     assert main(["report", "--spec", str(spec), "--metrics", *map(str, files),
                  "--out-dir", str(out), "--table", "1", "--figure", "4"]) == 0
@@ -308,7 +308,7 @@ def test_report_spec_is_a_valid_reportspec(base):
     from pf.reports.spec import spec_from_dict
 
     plan = Plan(check_config(base))
-    spec = spec_from_dict(plan.report_spec())
+    spec = spec_from_dict(report_spec(plan))
     assert set(spec.tables) == {"1", "2", "3", "4", "5", "6"}
     assert spec.table("2").targets == (3.0,)
     assert spec.table("3").backbones == ("bert",)
@@ -328,7 +328,7 @@ def test_report_spec_is_a_valid_reportspec(base):
 
 
 def test_report_files_are_the_targets_of_rule_all(base, capsys):
-    from pf.config import main
+    from pf.config.__main__ import main
 
     assert main(["report-files", str(ROOT / "config" / "smoke.yaml")]) == 0
     files = capsys.readouterr().out.split()
@@ -343,10 +343,15 @@ def test_job_paths(base):
 
 
 def test_constants_match_the_methods():
+    """A method's exit rule and options have one home, its spec: the model class reads them
+    from there; the torch-free strategy names are the strategies the model implements."""
     pytest.importorskip("torch")
-    from pf.methods.past_future import ALL_STRATEGIES
-    from pf.methods.registry import get_method
+    from pf.methods.past_future_spec import VECTOR_STRATEGIES
+    from pf.methods.pf_strategies import STRATEGIES
+    from pf.methods.registry import METHODS, get_method
 
-    assert set(PF_STRATEGIES) == set(ALL_STRATEGIES)
-    for method, rule in EXIT_RULES.items():
-        assert get_method(method).exit_rule == rule, method
+    assert set(VECTOR_STRATEGIES) == set(STRATEGIES)
+    for method, spec in METHODS.items():
+        cls = get_method(method)
+        assert cls.method == method
+        assert cls.exit_rule == spec.exit_rule and cls.options_class is spec.options, method

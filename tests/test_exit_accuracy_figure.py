@@ -16,6 +16,7 @@ from pf.config import Plan, check_config
 from pf.errors import PfError
 from pf.layer_outputs import LayerOutputs, save_outputs
 from pf.reports.figures import exit_accuracy_frame, write_exit_accuracy
+from pf.reports.from_config import report_spec
 from pf.reports.spec import spec_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,7 +122,7 @@ def test_plan_declares_exactly_the_figures_outputs():
     expected = [plan.outputs(b, t, v, seed, "dev") for t in plan.tasks for v in variants]
     assert plan.exit_accuracy_inputs() == expected
     assert f"{plan.reports}/exit_accuracy.png" in plan.report_targets()
-    assert plan.report_spec()["figures"]["exit_accuracy"]["variants"] == variants
+    assert report_spec(plan)["figures"]["exit_accuracy"]["variants"] == variants
     cfg["figures"]["exit_accuracy"]["variants"] = ["pabe"]
     with pytest.raises(PfError, match=r"figures.exit_accuracy.variants: unknown variant 'pabe'"):
         check_config(cfg, "test")

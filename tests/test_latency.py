@@ -77,16 +77,16 @@ def test_latency_cli_with_target(setup):
 def test_latency_fixed_params_and_errors(setup):
     root, logits, labels = setup
     kw = dict(batch_sizes=(4,), repeats=1, warmup=0, max_examples=8, device="cpu")
-    obj = latency(root / "model", root / "prep", tau=0.0, **kw)
+    obj = latency(root / "model", root / "prep", param=0.0, **kw)
     assert obj["layer_speedup"] == 1.0 and obj["agreement"] is None
-    obj = latency(root / "model", root / "prep", rule="patience", patience=0, **kw)
+    obj = latency(root / "model", root / "prep", rule="patience", param=0, **kw)
     assert obj["layer_speedup"] == 1.0          # patience 0: no early exit (PABEE's original)
     with pytest.raises(PfError, match="--outputs"):
         latency(root / "model", root / "prep", target=2.0, **kw)
     with pytest.raises(PfError, match="tau"):
         latency(root / "model", root / "prep", **kw)
     with pytest.raises(PfError):
-        latency(root / "model", root / "prep", split="test", tau=0.1, **kw)
+        latency(root / "model", root / "prep", split="test", param=0.1, **kw)
 
 
 def test_full_model_reference_runs_every_layer(setup):
@@ -129,7 +129,7 @@ def test_latency_calibrates_on_the_evaluation_calibration_split(setup):
     assert obj["calibration_outputs"] == str(held_path)
     assert obj["agreement"]["n"] == 20 and obj["agreement"]["n_mismatch_far"] == 0
     with pytest.raises(PfError, match="--target only"):
-        latency(root / "model", root / "prep", tau=0.1, calibration_outputs=str(held_path), **kw)
+        latency(root / "model", root / "prep", param=0.1, calibration_outputs=str(held_path), **kw)
 
 
 def test_workflow_latency_job_calibrates_where_evaluate_does(tmp_path):

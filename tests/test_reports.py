@@ -19,7 +19,7 @@ from pf.cli import main
 from pf.errors import PfError
 from pf.io import atomic_write_json
 from pf.reports import collect, tables
-from pf.reports.fake import metrics_obj, metrics_path, write_fake_results
+from fixtures_results import latency_obj, metrics_obj, metrics_path, write_fake_results
 from pf.reports.results import MetricsIndex
 from pf.reports.spec import load_spec, spec_from_dict
 
@@ -176,7 +176,7 @@ def test_collect_nothing_or_twice(tmp_path, files):
 # ----------------------------------------------------------------- tables
 
 def test_table1_numbers_columns_bold_and_std(index):
-    t = tables.table1(index, spec_from_dict(SPEC))
+    t = tables.build_table("1", index, spec_from_dict(SPEC))
     assert t.columns == ["MRPC", "RTE", "Avg.", "Speed-up"]   # paper order, not spec order
     md = md_cells(t)
     assert [row for _, row in md] == ["BERT-12", "BERT-12-6L", "DeeBERT", "PABEE", "Ours"]
@@ -196,12 +196,12 @@ def test_table1_numbers_columns_bold_and_std(index):
 
 def test_average_column_is_per_seed_then_over_seeds(index):
     # ours: seed 1 avg (80+64)/2 = 72, seed 2 avg (82+66)/2 = 74 -> 73.0 ± 1.4
-    md = md_cells(tables.table1(index, spec_from_dict(SPEC)))
+    md = md_cells(tables.build_table("1", index, spec_from_dict(SPEC)))
     assert md[("BERT-12", "Ours")][2] == "**73.0 ± 1.4**"
 
 
 def test_table2_reads_the_truncated_model_of_its_target(index):
-    md = md_cells(tables.table2(index, spec_from_dict(SPEC)))
+    md = md_cells(tables.build_table("2", index, spec_from_dict(SPEC)))
     assert md[("BERT-12", "BERT-12-4L")][:2] == ["60.0 ± 0.0", "60.0 ± 0.0"]
     assert ("BERT-12", "BERT-12-6L") not in md
 
@@ -209,7 +209,7 @@ def test_table2_reads_the_truncated_model_of_its_target(index):
 def test_off_target_cells_state_their_speedup_and_are_not_bold(index):
     """PABEE reaches 2.85x for a 3x target (5% off): its cells say so and, although its
     72.0 is the best score, bold goes to the best cell within 3% (ours, 70.0)."""
-    t = tables.table2(index, spec_from_dict(SPEC))
+    t = tables.build_table("2", index, spec_from_dict(SPEC))
     md = md_cells(t)
     assert md[("BERT-12", "PABEE")][:3] == ["72.0 ± 0.0 (2.85×)", "72.0 ± 0.0 (2.85×)",
                                             "72.0 ± 0.0"]
@@ -225,24 +225,24 @@ def test_off_target_cells_state_their_speedup_and_are_not_bold(index):
 
 def test_table_metric_override_reads_f1(index):
     spec = spec_from_dict({**SPEC, "table_metric": {"mrpc": "f1"}})
-    t = tables.table1(index, spec)
+    t = tables.build_table("1", index, spec)
     assert md_cells(t)[("BERT-12", "Ours")][0] == "**87.0 ± 1.4**"
     assert "MRPC f1" in t.caption
 
 
 def test_caption_names_seeds_size_backbone_and_scale(index):
-    t = tables.table1(index, spec_from_dict(SPEC))
+    t = tables.build_table("1", index, spec_from_dict(SPEC))
     assert "Mean ± sample std over 2 seeds (1, 2)." in t.caption
     assert "Dev sets of n = 400 examples per task." in t.caption
     assert "BERT-12 (12 layers)" in t.caption and "unit-test numbers" in t.caption
     assert "degenerate" not in t.caption            # no footnote without a dagger
-    one = tables.table1(index, spec_from_dict({**SPEC, "seeds": [2]}))
+    one = tables.build_table("1", index, spec_from_dict({**SPEC, "seeds": [2]}))
     assert "One seed (2)." in one.caption
     assert md_cells(one)[("BERT-12", "Ours")][0] == "**82.0**"
 
 
 def test_latex_structure(index):
-    tex = tables.table1(index, spec_from_dict(SPEC)).to_latex()
+    tex = tables.build_table("1", index, spec_from_dict(SPEC)).to_latex()
     for token in (r"\begin{table*}", r"\toprule", r"\midrule", r"\bottomrule",
                   r"\begin{tabular}{lcccc}", r"\end{tabular}", r"\label{tab:table1}"):
         assert token in tex
@@ -258,7 +258,7 @@ def test_latex_structure(index):
 
 
 def test_write_produces_tex_csv_md(index, tmp_path):
-    paths = tables.table1(index, spec_from_dict(SPEC)).write(tmp_path / "rep")
+    paths = tables.build_table("1", index, spec_from_dict(SPEC)).write(tmp_path / "rep")
     assert sorted(p.name for p in paths) == ["table1.csv", "table1.md", "table1.tex"]
     assert (tmp_path / "rep" / "table1.csv").read_text().startswith(
         "block,row,column,mean,std,n_seeds,speedup,degenerate\n")
@@ -269,7 +269,7 @@ def test_degenerate_cells_carry_a_dagger_and_the_caption_a_footnote(tmp_path, fi
     a footnote, `degenerate` true in the CSV, and the result named for the warning."""
     write_metrics(tmp_path / "results", "bert", "rte", "deebert", 2, 2, 0.5, 2.0,
                   one_class=True)
-    t = tables.table1(MetricsIndex(collect.read_metrics(files)), spec_from_dict(SPEC))
+    t = tables.build_table("1", MetricsIndex(collect.read_metrics(files)), spec_from_dict(SPEC))
     md = md_cells(t)
     assert md[("BERT-12", "DeeBERT")][1] == "58.0 ± 11.3†"
     assert md[("BERT-12", "DeeBERT")][0] == "75.0 ± 0.0"
@@ -313,7 +313,7 @@ def test_report_warns_naming_degenerate_models(tmp_path, files, capsys):
 def test_a_missing_result_is_an_error_naming_the_job(index):
     spec = spec_from_dict({**SPEC, "seeds": [1, 2, 3]})
     with pytest.raises(PfError) as err:
-        tables.table1(index, spec)
+        tables.build_table("1", index, spec)
     msg = str(err.value)
     assert msg.startswith("table 1: 10 result(s) missing from the inputs:")
     assert "bert/mrpc/pf seed 3 target 2 (metrics/bert/mrpc/pf/seed3/target2.json)" in msg
@@ -325,10 +325,10 @@ def test_a_fixed_depth_model_never_falls_back_to_another_target(tmp_path, files)
     kept = [f for f in files if "truncated-2x" not in str(f)]
     index = MetricsIndex(collect.read_metrics(kept))
     with pytest.raises(PfError, match=r"bert/mrpc/truncated-2x seed 1 target 2"):
-        tables.table1(index, spec_from_dict(SPEC))
+        tables.build_table("1", index, spec_from_dict(SPEC))
     kept = [f for f in files if not str(f).endswith("full/seed1/target2.json")]
     with pytest.raises(PfError, match=r"bert/\w+/full seed 1 target 2"):
-        tables.table1(MetricsIndex(collect.read_metrics(kept)), spec_from_dict(SPEC))
+        tables.build_table("1", MetricsIndex(collect.read_metrics(kept)), spec_from_dict(SPEC))
 
 
 def test_stale_results_of_other_variants_and_seeds_change_nothing(tmp_path, files):
@@ -353,7 +353,7 @@ def test_stale_results_of_other_variants_and_seeds_change_nothing(tmp_path, file
 def test_analysis_tables_use_analysis_tasks(index):
     spec = spec_from_dict(SPEC)
     with pytest.raises(PfError, match="table 4: .* missing.*bert/mrpc/pf-past seed 1"):
-        tables.table4(index, spec)   # no pf-past anywhere
+        tables.build_table("4", index, spec)   # no pf-past anywhere
     spec = spec_from_dict({**SPEC, "tables": {"7": {"targets": [2, 3], "tasks": "analysis",
                                                     "rows": ["deebert", "pf"]}}})
     t = tables.build_table("7", index, spec)
@@ -366,7 +366,7 @@ def test_analysis_tables_use_analysis_tasks(index):
 def test_backbone_labels_never_borrow_a_family_name(index, files, tmp_path):
     """A backbone is shown by its label, defaulting to its key: a 'bert' key without a label
     is 'bert', never 'BERT-base'."""
-    t = tables.table1(index, spec_from_dict({**SPEC, "backbones": ["bert"]}))
+    t = tables.build_table("1", index, spec_from_dict({**SPEC, "backbones": ["bert"]}))
     text = t.to_markdown() + t.to_latex()
     assert "BERT-base" not in text and "BERT" not in text.replace("DeeBERT", "")
     assert [row for _, row in md_cells(t)][:2] == ["bert", "bert-6L"]
@@ -401,15 +401,10 @@ def test_latency_collect_shapes_and_table(tmp_path):
     res = tmp_path / "results"
     a = res / "latency/bert/mrpc/pf/seed1.json"
     b = res / "latency/bert/rte/pf/seed1.json"
-    atomic_write_json(a, {
-        "backbone": "bert", "task": "mrpc", "variant": "pf", "tau": 0.2,
-        "layer_speedup": 2.0,
-        "batches": [{"batch_size": 1, "full_seconds": 2.0, "engine_seconds": 1.25},
-                    {"batch_size": 32, "full_seconds": 4.0, "engine_seconds": 4.0}]})
-    atomic_write_json(b, {
-        "backbone": "bert", "task": "rte", "variant": "pf", "rule_param": 0.2,
-        "layer_speedup": 3.0,
-        "by_batch_size": {"1": {"measured_speedup": 2.5}, "32": {"measured_speedup": 1.5}}})
+    atomic_write_json(a, latency_obj("bert", "mrpc", "pf", 1, 0.2, 2.0,
+                                     {1: (2.0, 0.8), 32: (4.0, 0.5)}))
+    atomic_write_json(b, latency_obj("bert", "rte", "pf", 1, 0.2, 3.0,
+                                     {1: (1.0, 2.5 / 3.0), 32: (1.0, 1.5 / 3.0)}))
     lat = collect.collect_latency([a, b])
     assert len(lat) == 4 and set(lat.seed) == {1}
     spec = spec_from_dict({**SPEC, "seeds": [1], "latency": {"backbones": ["bert"],
@@ -423,8 +418,11 @@ def test_latency_collect_shapes_and_table(tmp_path):
     with pytest.raises(PfError, match=r"latency table: 2 timing\(s\) missing.*bert/rte/pf"):
         tables.latency_table(collect.collect_latency([a]), spec)
     bad = res / "latency/bert/qqp/pf/seed1.json"
-    atomic_write_json(bad, {"backbone": "bert", "task": "qqp", "variant": "pf"})
+    atomic_write_json(bad, {**latency_obj("bert", "qqp", "pf", 1, 0.2, 2.0, {}), "batches": []})
     with pytest.raises(PfError, match="qqp/pf/seed1.json: no per-batch-size"):
+        collect.collect_latency([a, bad])
+    atomic_write_json(bad, {"backbone": "bert", "task": "qqp", "variant": "pf"})
+    with pytest.raises(PfError, match="qqp/pf/seed1.json: field 'schema'"):
         collect.collect_latency([a, bad])
 
 

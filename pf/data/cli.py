@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from pf.errors import PfError
 from pf.io import dumps_json
+from pf.jsonargs import json_arg
 from pf.tasks import TASK_ORDER
 
 
@@ -42,15 +41,6 @@ def register(subparsers) -> None:
     s.set_defaults(func=run_summary)
 
 
-def _synthetic_arg(text: str | None):
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise PfError(f"--synthetic-json: not valid JSON ({err})") from None
-
-
 def run_summary(args: argparse.Namespace) -> int:
     from pf.data import SOURCES, load_task
     from pf.errors import unknown
@@ -59,7 +49,7 @@ def run_summary(args: argparse.Namespace) -> int:
     if args.source not in SOURCES:
         raise unknown("data source", args.source, SOURCES)
     tasks = list(TASK_ORDER) if args.task == "all" else [get_task(args.task).name]
-    synthetic = _synthetic_arg(args.synthetic_json)
+    synthetic = json_arg("--synthetic-json", args.synthetic_json)
     summaries = [load_task(t, args.source, data_dir=args.data_dir, synthetic=synthetic,
                            seed=args.seed).summary() for t in tasks]
     if args.json:

@@ -38,6 +38,19 @@ ExitState = dict[str, torch.Tensor]
 TOKEN_MASK = "token_mask"     # the state key of the attention mask (exit_pooling "mean")
 
 
+class FromSpec:
+    """A class attribute read from the method's spec (pf.methods.registry), so that the
+    spec stays its one home: `Model.exit_rule`, `Model.options_class`."""
+
+    def __init__(self, field: str):
+        self.field = field
+
+    def __get__(self, obj, cls) -> Any:
+        from pf.methods.registry import method_spec
+
+        return getattr(method_spec(cls.method), self.field)
+
+
 @dataclass(frozen=True)
 class FreezeDecision:
     """What is frozen for one optimizer step (sampled by `MultiExitModel.sample_freeze`).
@@ -114,9 +127,9 @@ def weighted_ce(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tenso
 class MultiExitModel(nn.Module):
     """Base class of every method (see module docstring)."""
 
-    method: ClassVar[str]
-    options_class: ClassVar[type[MethodOptions]]
-    exit_rule: ClassVar[str] = "entropy"   # the pf.exits rule this method's exits use
+    method: ClassVar[str]                  # its registry key (pf.methods.registry)
+    options_class = FromSpec("options")    # the spec's options dataclass
+    exit_rule = FromSpec("exit_rule")      # the spec's exit rule (pf.exits.registry)
     # "eager" for a method that reads attention probabilities from the attention modules
     # (only eager attention returns them): its backbone (and teacher) are switched to it.
     # None: the backbone's own, `sdpa` by default (pf.backbones.ATTN_IMPLEMENTATIONS).

@@ -9,7 +9,6 @@ the hub, and a distillation student is rebuilt without its teacher.
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import struct
@@ -21,6 +20,7 @@ import torch
 
 from pf.errors import PfError
 from pf.io import atomic_path, atomic_write_json, atomic_write_text, read_json
+from pf.versions import package_versions
 
 FORMAT = "pf-model/1"
 WEIGHTS = "model.safetensors"
@@ -34,14 +34,7 @@ class LoadedModel:
     info: dict[str, Any]       # the parsed model.json
 
 
-def versions() -> dict[str, str]:
-    out = {}
-    for pkg in ("pf-early-exit", "torch", "transformers", "safetensors", "numpy"):
-        try:
-            out[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            out[pkg] = "unknown"
-    return out
+VERSION_PACKAGES = ("pf-early-exit", "torch", "transformers", "safetensors", "numpy")
 
 
 def model_description(model) -> dict[str, Any]:
@@ -78,7 +71,7 @@ def save_checkpoint(model, out_dir: str | os.PathLike, info: dict[str, Any],
     if log_records is not None:
         atomic_write_text(out / LOG, "".join(json.dumps(r, sort_keys=True) + "\n"
                                              for r in log_records))
-    atomic_write_json(out / INFO, {**info, **model_description(model), "versions": versions()})
+    atomic_write_json(out / INFO, {**info, **model_description(model), "versions": package_versions(VERSION_PACKAGES)})
     return out
 
 

@@ -14,25 +14,16 @@ which enter the global-norm gradient clipping, but is never updated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from pf.methods.base import (ExitOutputs, LossTerms, MultiExitModel, Pooler, StepResult,
                              TrainContext, init_linear, pretrained_pooler_or_error)
-from pf.methods.options import MethodOptions, check_range, parse_options
+from pf.methods.deebert_spec import DeebertOptions
+from pf.methods.options import parse_options
 
 STAGES = ("backbone", "ramps")
-
-
-@dataclass(frozen=True)
-class DeebertOptions(MethodOptions):
-    dropout: float | None = None      # off-ramp/classifier dropout; None = the backbone's (dropout_p)
-
-    def check(self, method: str) -> None:
-        check_range(method, "dropout", self.dropout, 0.0, 1.0)
 
 
 class OffRamp(nn.Module):
@@ -45,7 +36,6 @@ class OffRamp(nn.Module):
 
 class DeebertModel(MultiExitModel):
     method = "deebert"
-    options_class = DeebertOptions
 
     def __init__(self, encoder, num_labels, options: DeebertOptions):
         n = encoder.n_layers

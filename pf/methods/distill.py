@@ -40,46 +40,8 @@ import torch.nn.functional as F
 from pf.backbones import EncoderInputs, LayerwiseEncoder
 from pf.errors import PfError
 from pf.methods.base import ExitOutputs, ExitState, LossTerms, TrainContext
-from pf.methods.options import MethodOptions, check_range, parse_options
+from pf.methods.options import parse_options
 from pf.methods.single_exit import SingleExitModel
-
-
-@dataclass(frozen=True)
-class DistillOptions(MethodOptions):
-    teacher: str | None = None        # fine-tuned `full` checkpoint directory (training only)
-    layers: int | None = None         # m, student depth (required)
-    temperature: float = 5.0
-    dropout: float | None = None
-
-    def check(self, method: str) -> None:
-        if self.layers is None:
-            raise PfError(f"method '{method}': option 'layers' (student depth) is required")
-        check_range(method, "layers", self.layers, 1)
-        check_range(method, "temperature", self.temperature, 1e-6)
-        check_range(method, "dropout", self.dropout, 0.0, 1.0)
-
-
-@dataclass(frozen=True)
-class KdOptions(DistillOptions):
-    alpha: float = 0.5                # weight of the soft-target term
-
-    def check(self, method: str) -> None:
-        super().check(method)
-        check_range(method, "alpha", self.alpha, 0.0, 1.0)
-
-
-@dataclass(frozen=True)
-class PkdOptions(KdOptions):
-    beta: float = 100.0               # weight of the patient (intermediate [CLS]) term
-
-    def check(self, method: str) -> None:
-        super().check(method)
-        check_range(method, "beta", self.beta, 0.0)
-
-
-@dataclass(frozen=True)
-class TinyBertOptions(DistillOptions):
-    temperature: float = 1.0
 
 
 @dataclass
@@ -127,7 +89,6 @@ class DistillModel(SingleExitModel):
     """An m-layer student with the `full` head; subclasses define the distillation loss."""
 
     method = "kd"
-    options_class = KdOptions
     needs_attention = False       # traces carry attention scores (tinybert)
 
     def __init__(self, encoder, num_labels, options, n_layers_full):
@@ -253,12 +214,10 @@ class DistillModel(SingleExitModel):
 
 class KdModel(DistillModel):
     method = "kd"
-    options_class = KdOptions
 
 
 class PkdModel(DistillModel):
     method = "pkd"
-    options_class = PkdOptions
 
     def teacher_depth(self, stage):
         return (self.encoder.n_layers - 1) * self.stride()
@@ -287,7 +246,6 @@ class PkdModel(DistillModel):
 
 class TinyBertModel(DistillModel):
     method = "tinybert"
-    options_class = TinyBertOptions
     needs_attention = True
 
     def stages(self):

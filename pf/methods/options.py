@@ -19,6 +19,14 @@ from pf.errors import PfError, did_you_mean
 T = TypeVar("T")
 
 
+class OptionError(PfError):
+    """A bad option of a method; `option` names it (the config checks add it to the key)."""
+
+    def __init__(self, message: str, option: str | None = None):
+        super().__init__(message)
+        self.option = option
+
+
 # How an exit head reads a layer (`exit_pooling`, an option of every method): "cls" = the
 # first token's hidden vector, as every original (BERT's pooler, DeeBERT, PABEE, the released
 # Past-Future code); "mean" = the mean of the hidden vectors of the attended tokens (the
@@ -70,15 +78,17 @@ def parse_options(method: str, cls: type[T], raw: dict[str, Any] | None) -> T:
     names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
     for key in raw:
         if key not in names:
-            raise PfError(f"method '{method}': unknown option '{key}'{did_you_mean(key, names)}; "
-                          f"allowed: {', '.join(sorted(names))}")
+            raise OptionError(f"method '{method}': unknown option '{key}'"
+                              f"{did_you_mean(key, names)}; allowed: {', '.join(sorted(names))}",
+                              key)
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     for key, value in raw.items():
         allowed = _allowed_types(hints[key])
         if not _type_ok(value, allowed):
             want = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
-            raise PfError(f"method '{method}': option '{key}' must be {want}, got {value!r}")
+            raise OptionError(f"method '{method}': option '{key}' must be {want}, got {value!r}",
+                              key)
         if isinstance(value, int) and not isinstance(value, bool) and float in allowed \
                 and int not in allowed:
             value = float(value)
@@ -92,8 +102,9 @@ def parse_options(method: str, cls: type[T], raw: dict[str, Any] | None) -> T:
 def check_choice(method: str, key: str, value: Any, choices: typing.Iterable[Any]) -> None:
     choices = list(choices)
     if value not in choices:
-        raise PfError(f"method '{method}': option '{key}' = {value!r} is not one of "
-                      f"{', '.join(map(str, choices))}{did_you_mean(str(value), map(str, choices))}")
+        raise OptionError(f"method '{method}': option '{key}' = {value!r} is not one of "
+                          f"{', '.join(map(str, choices))}"
+                          f"{did_you_mean(str(value), map(str, choices))}", key)
 
 
 def check_range(method: str, key: str, value: float | int | None, lo: float | None = None,
@@ -102,7 +113,7 @@ def check_range(method: str, key: str, value: float | int | None, lo: float | No
         return
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         span = f"[{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
-        raise PfError(f"method '{method}': option '{key}' = {value!r} is outside {span}")
+        raise OptionError(f"method '{method}': option '{key}' = {value!r} is outside {span}", key)
 
 
 def options_to_dict(opts: Any) -> dict[str, Any]:

@@ -9,28 +9,17 @@ early exit, the last classifier answers, as in the original). Head dropout as th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
 from pf.methods.base import (ExitOutputs, LossTerms, MultiExitModel, StepResult, TrainContext,
                              exit_weights, init_linear, pretrained_pooler_or_error, weighted_ce)
-from pf.methods.options import MethodOptions, check_range, parse_options
-
-
-@dataclass(frozen=True)
-class PabeeOptions(MethodOptions):
-    dropout: float | None = None      # classifier dropout; None = the backbone's (dropout_p)
-
-    def check(self, method: str) -> None:
-        check_range(method, "dropout", self.dropout, 0.0, 1.0)
+from pf.methods.options import parse_options
+from pf.methods.pabee_spec import PabeeOptions
 
 
 class PabeeModel(MultiExitModel):
     method = "pabee"
-    options_class = PabeeOptions
-    exit_rule = "patience"
 
     def __init__(self, encoder, num_labels, options: PabeeOptions):
         n = encoder.n_layers

@@ -52,8 +52,6 @@ over j > i of 1 - cos(s_hat_j, s_j.detach()).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -61,51 +59,13 @@ from torch import nn
 from pf.errors import PfError
 from pf.methods.base import (ExitOutputs, FreezeDecision, LossTerms, MultiExitModel,
                              StepResult, TrainContext, exit_weights, weighted_ce)
-from pf.methods.options import MethodOptions, check_choice, check_range, parse_options
-from pf.methods.pf_strategies import STRATEGIES, VECTOR_STRATEGIES
-
-VARIANTS = ("released", "paper")
-PREDICTION_STRATEGIES = ("voting", "ensemble")
-ALL_STRATEGIES = VECTOR_STRATEGIES + PREDICTION_STRATEGIES
-
-
-@dataclass(frozen=True)
-class PastFutureOptions(MethodOptions):
-    variant: str = "released"
-    strategy: str = "concat"
-    future: bool = True
-    gate: bool | None = None
-    frozen_layers: int = 0
-    freeze_schedule: str | None = None
-    dropout: float | None = None
-    imitation_input_grad: bool = True
-
-    def check(self, method: str) -> None:
-        check_choice(method, "variant", self.variant, VARIANTS)
-        check_choice(method, "strategy", self.strategy, ALL_STRATEGIES)
-        if self.freeze_schedule is not None:
-            check_choice(method, "freeze_schedule", self.freeze_schedule, VARIANTS)
-        check_range(method, "frozen_layers", self.frozen_layers, 0)
-        check_range(method, "dropout", self.dropout, 0.0, 1.0)
-        if self.gate and self.strategy in PREDICTION_STRATEGIES:
-            raise PfError(f"method '{method}': strategy '{self.strategy}' pools predictions and "
-                          f"has no merging gate; drop option 'gate' or set it to false")
-
-    @property
-    def gated(self) -> bool:
-        """Whether a learned gate merges past and future."""
-        if not self.future or self.strategy in PREDICTION_STRATEGIES:
-            return False
-        return True if self.gate is None else self.gate
-
-    @property
-    def schedule(self) -> str:
-        return self.freeze_schedule or self.variant
+from pf.methods.options import parse_options
+from pf.methods.past_future_spec import PREDICTION_STRATEGIES, PastFutureOptions
+from pf.methods.pf_strategies import STRATEGIES
 
 
 class PastFutureModel(MultiExitModel):
     method = "pf"
-    options_class = PastFutureOptions
 
     def __init__(self, encoder, num_labels: int, options: PastFutureOptions):
         n, d, C = encoder.n_layers, encoder.hidden_size, num_labels

@@ -27,8 +27,6 @@ from torch import nn
 
 from pf.methods.base import ExitState
 
-VECTOR_STRATEGIES = ("max", "avg", "attn", "concat", "lstm")
-
 
 def _keep(t: torch.Tensor, keep_grad: bool) -> torch.Tensor:
     return t if keep_grad else t.detach()

@@ -8,8 +8,6 @@ new linear classifier, exactly like a standard sequence-classification fine-tuni
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -18,34 +16,14 @@ from pf.backbones import LayerwiseEncoder
 from pf.errors import PfError
 from pf.methods.base import (ExitOutputs, ExitState, LossTerms, MultiExitModel, StepResult,
                              TrainContext, init_linear, pretrained_pooler_or_error)
-from pf.methods.options import MethodOptions, check_range, parse_options
-
-
-@dataclass(frozen=True)
-class FullOptions(MethodOptions):
-    dropout: float | None = None      # classifier dropout; None = the backbone's (dropout_p)
-
-    def check(self, method: str) -> None:
-        check_range(method, "dropout", self.dropout, 0.0, 1.0)
-
-
-@dataclass(frozen=True)
-class TruncatedOptions(FullOptions):
-    layers: int | None = None         # m, the number of lower layers kept (required)
-
-    def check(self, method: str) -> None:
-        super().check(method)
-        if self.layers is None:
-            raise PfError(f"method '{method}': option 'layers' (number of layers kept) is required")
-        check_range(method, "layers", self.layers, 1)
+from pf.methods.options import parse_options
+from pf.methods.single_exit_spec import FullOptions
 
 
 class SingleExitModel(MultiExitModel):
     """Pretrained pooler + classifier after the encoder's last layer."""
 
     method = "full"
-    options_class = FullOptions
-    exit_rule = "last"
 
     def __init__(self, encoder: LayerwiseEncoder, num_labels: int, options: FullOptions,
                  n_layers_full: int):
@@ -78,7 +56,6 @@ class SingleExitModel(MultiExitModel):
 
 class TruncatedModel(SingleExitModel):
     method = "truncated"
-    options_class = TruncatedOptions
 
     @classmethod
     def create(cls, encoder, num_labels, options, *, load_teacher=True):

@@ -2,8 +2,9 @@
 
 - `pf.reports.collect`  the given metrics (and latency) JSON files -> one tidy CSV (`pf collect`)
 - `pf.reports.spec`     `ReportSpec`: which results make which table and figure, labels, captions
+- `pf.reports.from_config`  the ReportSpec of a workflow config (what the Snakefile writes)
 - `pf.reports.results`  exact look-up of results by (backbone, task, variant, seed, target)
-- `pf.reports.tables`   one function per table: tidy frame + spec -> `Table`
+- `pf.reports.tables`   `score_table`, any table of the spec: tidy frame + spec -> `Table`
 - `pf.reports.figures`  Figures 3-6 as PNG
 - `pf.reports.diff`     numeric diff of two report directories / table CSVs (`pf diff`)
 - `pf.reports.cli`      `pf report`

@@ -95,10 +95,8 @@ def _run(args) -> int:
             written += table.write(out_dir)
             warnings += [f"{table.name}: {d}" for d in table.degenerate]
     if figures:
-        from pf.reports.figures import CurveFiles, render_figure
-
-        from pf.reports.figures import write_exit_accuracy
-        from pf.reports.spec import EXIT_ACCURACY
+        from pf.layout import EXIT_ACCURACY
+        from pf.reports.figures import CurveFiles, render_figure, write_exit_accuracy
 
         curves = CurveFiles(args.curves)
         for num in figures:

@@ -12,9 +12,10 @@ fields of the JSON (`outputs` paths are dropped); the `metrics` dict is flattene
 and `versions` are canonical JSON strings (parsed back by `read_metrics_csv`). `source` is
 the file's path from its `metrics/` folder on (`metrics/bert/mrpc/pf/seed42/target2.json`).
 
-Latency: each `{results}/latency/{backbone}/{task}/{variant}/seed{seed}.json` becomes one
-row per batch size (`collect_latency`): backbone, task, variant, seed, rule_param,
-layer_speedup, batch_size, full_seconds, engine_seconds, measured_speedup.
+Latency: each `{results}/latency/{backbone}/{task}/{variant}/seed{seed}.json` (format
+`pf-latency/1`, written by `pf latency`) becomes one row per batch size (`collect_latency`):
+backbone, task, variant, seed, rule_param, layer_speedup, batch_size, full_seconds,
+engine_seconds, measured_speedup.
 
     pf collect results/metrics/bert/mrpc/pf/seed42/target2.json ... --out reports/metrics.csv
 """
@@ -52,6 +53,15 @@ REPORT_COLUMNS: tuple[str, ...] = (
 )
 # Fields not copied into the frame (paths of the machine that ran evaluate).
 _DROPPED = ("outputs", "calibration_outputs", "schema")
+
+
+def existing(paths: Iterable[str | os.PathLike], what: str) -> list[Path]:
+    """`paths` as Paths, every one an existing file (PfError naming the first that is not)."""
+    out = [Path(p) for p in paths]
+    for path in out:
+        if not path.is_file():
+            raise PfError(f"{path}: {what} file not found")
+    return out
 
 
 def metrics_source(path: Path) -> str:
@@ -108,9 +118,7 @@ def collect_metrics(paths: Iterable[str | os.PathLike]):
     from pf.metrics_schema import validate_metrics
 
     rows = []
-    for path in map(Path, paths):
-        if not path.is_file():
-            raise PfError(f"{path}: metrics file not found")
+    for path in existing(paths, "metrics"):
         obj = validate_metrics(read_json(path), str(path))
         _check_path_agrees(obj, path)
         rows.append(metrics_row(obj, metrics_source(path)))
@@ -228,85 +236,41 @@ def _parse_json_cell(value: Any, col: str, where: str) -> Any:
 
 # --------------------------------------------------------------------------- latency
 
-_BATCH_KEYS = ("batch_size", "batch", "bs")
-_FULL_KEYS = ("full_seconds", "full_s", "full_time", "full", "baseline_seconds")
-_ENGINE_KEYS = ("engine_seconds", "engine_s", "engine_time", "engine", "early_exit_seconds")
-_MEASURED_KEYS = ("measured_speedup", "speedup", "wall_speedup", "wallclock_speedup")
-_LAYER_KEYS = ("layer_speedup", "speedup_layers", "layer_count_speedup")
-_PARAM_KEYS = ("rule_param", "tau", "threshold", "patience")
-
-
-def _first(d: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
-    for k in keys:
-        if k in d and not isinstance(d[k], (dict, list)):
-            return d[k]
-    return None
-
-
-def _latency_batches(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Per-batch-size records from the usual shapes:
-
-    - a list of objects with a batch-size key, under any top-level key
-      (`{"batches": [{"batch_size": 1, ...}, ...]}`),
-    - an object keyed by batch size (`{"by_batch_size": {"1": {...}, "64": {...}}}`),
-    - flat keys suffixed with the batch size (`measured_speedup_bs1`).
-    """
-    out: list[dict[str, Any]] = []
-    for value in obj.values():
-        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            for v in value:
-                bs = _first(v, _BATCH_KEYS)
-                if bs is not None:
-                    out.append({**v, "batch_size": bs})
-        elif isinstance(value, dict) and value and all(
-                str(k).lstrip("bs").isdigit() and isinstance(v, dict) for k, v in value.items()):
-            for k, v in value.items():
-                out.append({**v, "batch_size": int(str(k).lstrip("bs"))})
-    if out:
-        return out
-    flat: dict[int, dict[str, Any]] = {}
-    for key, value in obj.items():
-        for sep in ("_bs", "_batch"):
-            if sep in key and key.rsplit(sep, 1)[1].isdigit():
-                base, bs = key.rsplit(sep, 1)
-                flat.setdefault(int(bs), {"batch_size": int(bs)})[base] = value
-    return [flat[k] for k in sorted(flat)]
+LATENCY_SCHEMA = "pf-latency/1"
+# The fields of a `pf latency` JSON (pf/latency.py) the latency table reads.
+_LATENCY_FIELDS = ("backbone", "task", "variant", "seed", "rule_param", "layer_speedup",
+                   "batches")
+_BATCH_FIELDS = ("batch_size", "full_s", "engine_s", "measured_speedup")
 
 
 def latency_rows(obj: Mapping[str, Any], path: Path) -> list[dict[str, Any]]:
+    """One row per batch size of a latency JSON written by `pf latency`."""
     if not isinstance(obj, dict):
         raise PfError(f"{path}: expected a JSON object")
-    for field in ("backbone", "task", "variant"):
+    if obj.get("schema") != LATENCY_SCHEMA:
+        raise PfError(f"{path}: field 'schema' is {obj.get('schema')!r}, expected "
+                      f"'{LATENCY_SCHEMA}' (a file written by `pf latency`)")
+    for field in _LATENCY_FIELDS:
         if field not in obj:
             raise PfError(f"{path}: missing field '{field}'")
-    batches = _latency_batches(obj)
-    if not batches:
-        raise PfError(f"{path}: no per-batch-size timings found (expected e.g. a list of "
-                      f"objects with 'batch_size', 'full_seconds', 'engine_seconds')")
-    layer = _first(obj, _LAYER_KEYS)
+    if not isinstance(obj["batches"], list) or not obj["batches"]:
+        raise PfError(f"{path}: no per-batch-size timings found (field 'batches')")
     rows = []
-    for b in batches:
-        full = _first(b, _FULL_KEYS)
-        engine = _first(b, _ENGINE_KEYS)
-        measured = _first(b, _MEASURED_KEYS)
-        if measured is None and full is not None and engine:
-            measured = float(full) / float(engine)
-        if measured is None:
-            raise PfError(f"{path}: batch size {b['batch_size']}: missing field "
-                          f"'measured_speedup' (or 'full_seconds' and 'engine_seconds')")
-        lay = _first(b, _LAYER_KEYS) if layer is None else layer
+    for b in obj["batches"]:
+        missing = [f for f in _BATCH_FIELDS if not isinstance(b, dict) or f not in b]
+        if missing:
+            raise PfError(f"{path}: a 'batches' entry lacks field '{missing[0]}'")
         rows.append({
             "backbone": str(obj["backbone"]), "task": str(obj["task"]),
-            "variant": str(obj["variant"]), "seed": obj.get("seed"),
-            "rule_param": _first(obj, _PARAM_KEYS),
-            "layer_speedup": None if lay is None else float(lay),
+            "variant": str(obj["variant"]), "seed": int(obj["seed"]),
+            "rule_param": obj["rule_param"],
+            "layer_speedup": float(obj["layer_speedup"]),
             "batch_size": int(b["batch_size"]),
-            "full_seconds": None if full is None else float(full),
-            "engine_seconds": None if engine is None else float(engine),
-            "measured_speedup": float(measured),
+            "full_seconds": float(b["full_s"]),
+            "engine_seconds": float(b["engine_s"]),
+            "measured_speedup": float(b["measured_speedup"]),
         })
     return rows
-
 
 
 def collect_latency(paths: Iterable[str | os.PathLike]):
@@ -314,15 +278,8 @@ def collect_latency(paths: Iterable[str | os.PathLike]):
     import pandas as pd
 
     rows = []
-    for path in map(Path, paths):
-        if not path.is_file():
-            raise PfError(f"{path}: latency file not found")
-        obj = read_json(path)
-        if isinstance(obj, dict) and obj.get("seed") is None:
-            stem = path.stem
-            if stem.startswith("seed") and stem[4:].isdigit():
-                obj = {**obj, "seed": int(stem[4:])}
-        rows.extend(latency_rows(obj, path))
+    for path in existing(paths, "latency"):
+        rows.extend(latency_rows(read_json(path), path))
     if not rows:
         raise PfError("no latency files given")
     frame = pd.DataFrame(rows)

@@ -31,8 +31,9 @@ from pathlib import Path
 
 from pf.errors import PfError
 from pf.io import atomic_path
+from pf.layout import EXIT_ACCURACY, curve_path, outputs_path
 from pf.reports.results import MetricsIndex, ResultKey, degenerate_results, resolve_seeds
-from pf.reports.spec import EXIT_ACCURACY, CurveFigureSpec, ReportSpec
+from pf.reports.spec import CurveFigureSpec, ReportSpec
 from pf.tasks import TASKS
 
 DPI = 150
@@ -67,7 +68,7 @@ class CurveKey:
     seed: int
 
     def path(self) -> str:
-        return f"curves/{self.backbone}/{self.task}/{self.variant}/seed{self.seed}.csv"
+        return curve_path(self.backbone, self.task, self.variant, self.seed)
 
 
 def curve_key(path: Path) -> CurveKey:
@@ -156,9 +157,21 @@ def _metric_axis_label(metric: str) -> str:
     return f"{nice} (%)"
 
 
-def _grid(n: int) -> tuple[int, int]:
+# markers of the single-speed-up models, in turn
+MARKERS = ("s", "D", "^", "v", "P", "X", "*", "o")
+
+
+def _task_panels(plt, n: int, panel_width: float, legend_room: float):
+    """(figure, its n panels in reading order): one panel per task, three a row at most,
+    `legend_room` inches below them for the legend and the note; spare panels hidden."""
     ncols = min(n, 3)
-    return math.ceil(n / ncols), ncols
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(max(6.0, panel_width * ncols),
+                                                    2.9 * nrows + legend_room + 0.3 * (ncols == 1)),
+                             squeeze=False, layout="constrained")
+    for k in range(n, nrows * ncols):
+        axes[k // ncols][k % ncols].set_visible(False)
+    return fig, [axes[k // ncols][k % ncols] for k in range(n)]
 
 
 def _seeds_note(seeds: tuple[int, ...], curves: bool) -> str:
@@ -222,17 +235,13 @@ def curve_figure(index: MetricsIndex | None, curves: CurveFiles, spec: ReportSpe
         raise PfError(f"{where}: its markers ({', '.join(r.variant for r in spec.curve_points)})"
                       f" need the metrics files (--metrics)")
     found = index.require(keys, where) if keys else {}
-    nrows, ncols = _grid(len(tasks))
     palette = sns.color_palette("colorblind", len(variants) + 4)
-    markers = ["s", "D", "^", "v", "P", "X", "*", "o"]
     any_degenerate = False
     with sns.axes_style("whitegrid"), plt.rc_context({"font.size": 9}):
-        fig, axes = plt.subplots(nrows, ncols, figsize=(max(6.0, 3.4 * ncols),
-                                                        2.9 * nrows + 0.8 + 0.3 * (ncols == 1)),
-                                 squeeze=False, layout="constrained")
+        fig, panels = _task_panels(plt, len(tasks), 3.4, 0.8)
         handles: dict[str, object] = {}
         for k, task in enumerate(tasks):
-            ax = axes[k // ncols][k % ncols]
+            ax = panels[k]
             metric = _task_metric(spec, task)
             for i, variant in enumerate(variants):
                 frames = [read_curve_csv(files[CurveKey(backbone, task, variant, s)], metric)
@@ -251,19 +260,18 @@ def curve_figure(index: MetricsIndex | None, curves: CurveFiles, spec: ReportSpe
                 score = sum(_point_score(r, spec, task) for r in recs) / len(recs)
                 n = int(recs[0]["n_layers"])
                 label = row.label or spec.format_label(
-                    spec.label_template(row.variant, str(recs[0]["method"])), backbone, n,
+                    spec.label_template(row.variant, str(recs[0]["method"]),
+                                        recs[0].get("method_options")), backbone, n,
                     round(n / float(recs[0]["speedup"])))
                 degenerate = any(bool(r["degenerate"]) for r in recs)
                 any_degenerate |= degenerate
-                h = ax.scatter([sp], [score], s=42, marker=markers[j % len(markers)],
+                h = ax.scatter([sp], [score], s=42, marker=MARKERS[j % len(MARKERS)],
                                facecolors="none" if degenerate else "black",
                                edgecolors="black", zorder=5)
                 handles.setdefault(label, h)
             ax.set_title(TASKS[task].display)
             ax.set_xlabel("Speed-up (×)")
             ax.set_ylabel(_metric_axis_label(metric))
-        for k in range(len(tasks), nrows * ncols):
-            axes[k // ncols][k % ncols].set_visible(False)
         labels, hs, ncol = _row_major(list(handles), list(handles.values()),
                                       max(len(variants), 1))
         fig.legend(hs, labels, loc="outside lower center", ncols=ncol, frameon=False)
@@ -313,15 +321,12 @@ def exit_distribution_figure(index: MetricsIndex, spec: ReportSpec) -> Figure:
     keys = {(t, v): [ResultKey(backbone, t, v, s, target) for s in seeds]
             for t in tasks for v, _ in series}
     found = index.require([k for ks in keys.values() for k in ks], f"figure {number}")
-    nrows, ncols = _grid(len(tasks))
     colors = sns.color_palette("colorblind", 2)
     with sns.axes_style("whitegrid"), plt.rc_context({"font.size": 9}):
-        fig, axes = plt.subplots(nrows, ncols, figsize=(max(6.0, 3.6 * ncols),
-                                                        2.9 * nrows + 0.8 + 0.3 * (ncols == 1)),
-                                 squeeze=False, layout="constrained")
+        fig, panels = _task_panels(plt, len(tasks), 3.6, 0.8)
         handles = {}
         for k, task in enumerate(tasks):
-            ax = axes[k // ncols][k % ncols]
+            ax = panels[k]
             means = []
             for i, (variant, label) in enumerate(series):
                 counts_list = [found[key]["exit_counts"] for key in keys[(task, variant)]]
@@ -345,8 +350,6 @@ def exit_distribution_figure(index: MetricsIndex, spec: ReportSpec) -> Figure:
                          fontsize=9)
             ax.set_xlabel("Exit layer")
             ax.set_ylabel("Examples (%)")
-        for k in range(len(tasks), nrows * ncols):
-            axes[k // ncols][k % ncols].set_visible(False)
         fig.legend(list(handles.values()), list(handles.keys()), loc="outside lower center",
                    ncols=2, frameon=False)
         fig.suptitle(f"Figure {number}: exit layers, {spec.backbone_label(backbone)}, "
@@ -370,7 +373,7 @@ class OutputsKey:
     seed: int
 
     def path(self, split: str) -> str:
-        return f"outputs/{self.backbone}/{self.task}/{self.variant}/seed{self.seed}/{split}.safetensors"
+        return outputs_path(self.backbone, self.task, self.variant, self.seed, split)
 
 
 def outputs_key(path: Path) -> tuple[OutputsKey, str]:
@@ -446,19 +449,15 @@ def exit_accuracy_figure(frame, spec: ReportSpec) -> Figure:
     data = frame[(frame["backbone"] == cfg.backbone) & frame["seed"].isin(seeds)
                  & frame["task"].isin(cfg.tasks) & frame["variant"].isin(cfg.variants)]
     tasks = list(cfg.tasks)
-    nrows, ncols = _grid(len(tasks))
     n_exits = data.groupby("variant")["layer"].nunique()
     lines = [v for v in cfg.variants if n_exits[v] > 1]
     points = [v for v in cfg.variants if n_exits[v] == 1]
     palette = sns.color_palette("colorblind", max(len(lines), 1))
-    markers = ["s", "D", "^", "v", "P", "X", "*", "o"]
     with sns.axes_style("whitegrid"), plt.rc_context({"font.size": 9}):
-        fig, axes = plt.subplots(nrows, ncols, figsize=(max(6.0, 3.4 * ncols),
-                                                        2.9 * nrows + 0.9 + 0.3 * (ncols == 1)),
-                                 squeeze=False, layout="constrained")
+        fig, panels = _task_panels(plt, len(tasks), 3.4, 0.9)
         handles: dict[str, object] = {}
         for k, task in enumerate(tasks):
-            ax = axes[k // ncols][k % ncols]
+            ax = panels[k]
             rows = data[data["task"] == task]
             majority = float(rows["majority"].iloc[0])
             n_layers = int(rows["layer"].max())
@@ -482,7 +481,7 @@ def exit_accuracy_figure(frame, spec: ReportSpec) -> Figure:
                 label = spec.format_label(spec.label_template(variant, method), cfg.backbone,
                                           n_layers, layer)
                 h = ax.scatter([layer], [100.0 * float(sel["accuracy"].mean())], s=40,
-                               marker=markers[j % len(markers)], color="black", zorder=5)
+                               marker=MARKERS[j % len(MARKERS)], color="black", zorder=5)
                 handles.setdefault(label, h)
             h_major = ax.axhline(100.0 * majority, color="grey", ls="--", lw=1)
             h_bar = ax.axhline(100.0 * (majority + EXIT_ACCURACY_MARGIN), color="grey",
@@ -493,8 +492,6 @@ def exit_accuracy_figure(frame, spec: ReportSpec) -> Figure:
             ax.set_title(TASKS[task].display)
             ax.set_xlabel("Exit layer")
             ax.set_ylabel("Accuracy (%)")
-        for k in range(len(tasks), nrows * ncols):
-            axes[k // ncols][k % ncols].set_visible(False)
         labels, hs, ncol = _row_major(list(handles), list(handles.values()),
                                       max(len(lines) + len(points), 1))
         fig.legend(hs, labels, loc="outside lower center", ncols=min(ncol, 4), frameon=False)

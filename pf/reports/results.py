@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pf.config import fmt_target
 from pf.errors import PfError
+from pf.layout import fmt_target, metrics_path
 
 MAX_LISTED = 12   # missing results named in one error message
 
@@ -29,8 +29,7 @@ class ResultKey:
     target: float
 
     def path(self) -> str:
-        return (f"metrics/{self.backbone}/{self.task}/{self.variant}/seed{self.seed}/"
-                f"target{fmt_target(self.target)}.json")
+        return metrics_path(self.backbone, self.task, self.variant, self.seed, self.target)
 
     def describe(self) -> str:
         return (f"{self.backbone}/{self.task}/{self.variant} seed {self.seed} target "

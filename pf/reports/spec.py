@@ -1,8 +1,8 @@
 """`ReportSpec`: which results go into each table and figure, and how they are labelled.
 
-The workflow writes it as JSON (`python -m pf.config report-spec CONFIG`); `pf report --spec`
-reads YAML or JSON. Every key is optional; the defaults reproduce the paper's layout with
-the variant names of config/config.yaml::
+The workflow writes it as JSON (pf/reports/from_config.py; `python -m pf.config report-spec
+CONFIG`); `pf report --spec` reads YAML or JSON. Every key is optional; the defaults
+reproduce the paper's layout with the variant names of config/config.yaml::
 
     scale: default                  # caption: "scale: default"
     data_source: synthetic GLUE stand-ins   # caption: where the data came from
@@ -16,7 +16,9 @@ the variant names of config/config.yaml::
                                     # default: the metrics JSON's own `score`
     seeds: [42, 43, 44]             # seeds every table and figure reads unless it names
                                     # its own; default: every seed among the inputs
-    labels: {pf-max: Max}           # row labels by variant (or method) name
+    labels: {pf-max: Max}           # row labels by variant (or method) name; default: the
+                                    # method's own label for the variant's options
+                                    # (MethodSpec.label), else the variant's name
     tables:                         # the tables (default: Tables 1-6 of the paper); keys
                                     # "1".."6" or any name
       "1":
@@ -27,6 +29,7 @@ the variant names of config/config.yaml::
         rows:                       # a variant name, or an object:
           - {variant: full, reference: true}       # reference: the unaccelerated model
           - {variant: truncated, per_target: true} # reads "truncated-2x" at target 2
+                                    # (both default to the method of that name's spec)
           - deebert
           - {variant: pf, label: Ours}             # label may use {backbone} {n} {m}
         caption: "..."              # text put first in the caption
@@ -53,42 +56,20 @@ another target: a missing result is an error naming it (see pf/reports/tables.py
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pf.config import fmt_target
 from pf.errors import PfError, unknown
+from pf.io import read_json, read_yaml
+from pf.layout import EXIT_ACCURACY, concrete_variant
+from pf.methods.registry import METHODS
 from pf.tasks import TASK_ORDER, TASKS, get_task
 
 DEFAULT_BACKBONES: tuple[str, ...] = ("bert", "roberta", "albert")
 
-# Row labels by variant name, then by method name; {backbone} is the backbone's label,
-# {n} its layer count, {m} the layers a static model keeps.
-DEFAULT_LABELS: dict[str, str] = {
-    "full": "{backbone}",
-    "truncated": "{backbone}-{m}L",
-    "deebert": "DeeBERT",
-    "pabee": "PABEE",
-    "pf": "Ours",
-    "pf-past": "Global Past",
-    "pf-nogate": "Ours w/o gate",
-    "pf-voting": "Voting",
-    "pf-ensemble": "Ensemble",
-    "pf-max": "Max-Pooling",
-    "pf-avg": "Avg-Pooling",
-    "pf-attn": "Attention",
-    "pf-concat": "Concatenation",
-    "pf-lstm": "LSTM",
-    "kd": "KD ({m}L)",
-    "pkd": "PKD ({m}L)",
-    "tinybert": "TinyBERT ({m}L)",
-}
-
-_MAIN_ROWS = [{"variant": "full", "reference": True},
-              {"variant": "truncated", "per_target": True}, "deebert", "pabee", "pf"]
+_MAIN_ROWS = ["full", "truncated", "deebert", "pabee", "pf"]
 
 DEFAULT_TABLES: dict[str, dict[str, Any]] = {
     "1": {"targets": [2], "tasks": "main", "rows": _MAIN_ROWS,
@@ -104,8 +85,7 @@ DEFAULT_TABLES: dict[str, dict[str, Any]] = {
                    {"variant": "pf", "label": "Global Past-Future"}],
           "caption": "Global past only versus global past and imitated future."},
     "5": {"targets": [2], "tasks": "main", "backbones": ["bert"],
-          "rows": [{"variant": "kd", "per_target": True}, {"variant": "pkd", "per_target": True},
-                   {"variant": "tinybert", "per_target": True}, "pf"],
+          "rows": ["kd", "pkd", "tinybert", "pf"],
           "caption": "Distillation baselines versus ours at the same speed-up."},
     "6": {"targets": [2], "tasks": "analysis", "backbones": ["bert"],
           "rows": [{"variant": "pf-nogate", "label": "Ours w/o gate (α = 0.5)"},
@@ -116,16 +96,13 @@ DEFAULT_TABLES: dict[str, dict[str, Any]] = {
 DEFAULT_FIGURES: dict[str, Any] = {
     "curves": {"3": "bert", "5": "roberta", "6": "albert"},
     "curve_variants": ["deebert", "pabee", "pf"],
-    "curve_points": [{"variant": "full"}, {"variant": "truncated", "per_target": True}],
+    "curve_points": ["full", "truncated"],
     "point_targets": [2, 3],
     "max_speedup": None,
     "exit_distribution": {"number": 4, "backbone": None, "target": 2, "with_future": "pf",
                           "without_future": "pf-past"},
     "exit_accuracy": None,
 }
-# The name of the per-exit accuracy figure (`pf report --figure exit_accuracy`, file
-# exit_accuracy.png beside exit_accuracy.csv).
-EXIT_ACCURACY = "exit_accuracy"
 
 _TOP_KEYS = {"scale", "data_source", "split", "backbones", "tasks", "analysis_tasks",
              "table_metric", "seeds", "labels", "tables", "figures", "latency"}
@@ -135,11 +112,6 @@ _CURVE_KEYS = {"backbone", "seeds"}
 _EXIT_KEYS = {"number", "backbone", "target", "with_future", "without_future", "seeds"}
 _LATENCY_KEYS = {"batch_sizes", "variants", "backbones", "tasks", "seeds"}
 _EXIT_ACCURACY_KEYS = {"backbone", "variants", "tasks", "seeds"}
-
-
-def concrete_variant(variant: str, target: float, per_target: bool) -> str:
-    """The result-path name of `variant` at a target (`truncated` -> `truncated-3x`)."""
-    return f"{variant}-{fmt_target(target)}x" if per_target else variant
 
 
 @dataclass(frozen=True)
@@ -227,13 +199,15 @@ class ReportSpec:
     def backbone_label(self, backbone: str) -> str:
         return self.backbones.get(backbone, backbone)
 
-    def label_template(self, variant: str, method: str) -> str:
+    def label_template(self, variant: str, method: str,
+                       options: dict[str, Any] | None = None) -> str:
+        """The label of a variant: the spec's (by variant, then by method name), else its
+        method's own label for `options` (pf.methods.registry), else the variant's name."""
         for key in (variant, method):
             if key in self.labels:
                 return self.labels[key]
-        for key in (variant, method):
-            if key in DEFAULT_LABELS:
-                return DEFAULT_LABELS[key]
+        if method in METHODS:
+            return METHODS[method].label_for(options)
         return variant
 
     def format_label(self, template: str, backbone: str, n: int | None = None,
@@ -323,15 +297,19 @@ def _check_keys(obj: Any, allowed: set[str], where: str) -> dict:
 
 
 def parse_row(obj: Any, where: str) -> RowSpec:
+    """A row: a variant name, or an object. `per_target` and `reference` default to what the
+    method of that name says (MethodSpec), for a variant named after its method."""
     if isinstance(obj, str):
-        return RowSpec(variant=obj)
+        obj = {"variant": obj}
     obj = _check_keys(obj, _ROW_KEYS, where)
     if not isinstance(obj.get("variant"), str):
         raise PfError(f"{where}: a row needs 'variant' (one variant name)")
+    method = METHODS.get(obj["variant"])
     label = obj.get("label")
-    return RowSpec(variant=obj["variant"], per_target=bool(obj.get("per_target", False)),
+    return RowSpec(variant=obj["variant"],
+                   per_target=bool(obj.get("per_target", method is not None and method.per_target)),
                    label=None if label is None else str(label),
-                   reference=bool(obj.get("reference", False)))
+                   reference=bool(obj.get("reference", method is not None and method.reference)))
 
 
 def parse_table(name: str, obj: Any, spec: ReportSpec, where: str) -> TableSpec:
@@ -459,18 +437,5 @@ def load_spec(path: str | os.PathLike | None) -> ReportSpec:
     if path is None:
         return spec_from_dict({})
     path = Path(path)
-    if not path.is_file():
-        raise PfError(f"{path}: file not found")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise PfError(f"{path}: not valid JSON ({err})") from None
-    else:
-        import yaml
-        try:
-            obj = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise PfError(f"{path}: not valid YAML ({err})") from None
+    obj = read_json(path) if path.suffix == ".json" else read_yaml(path)
     return spec_from_dict(obj, str(path))

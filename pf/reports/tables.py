@@ -27,13 +27,13 @@ import csv
 import io
 import math
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pf.errors import PfError
 from pf.io import atomic_write_text
+from pf.layout import latency_path
 from pf.reports.results import MetricsIndex, ResultKey, degenerate_results, resolve_seeds
 from pf.reports.spec import ReportSpec, RowSpec, TableSpec, order_tasks
 from pf.tasks import TASKS
@@ -228,7 +228,8 @@ def _score(rec: dict[str, Any], task: str, spec: ReportSpec) -> float:
 def row_label(spec: ReportSpec, row: RowSpec, backbone: str, target: float,
               records: list[dict[str, Any]]) -> str:
     method = str(records[0]["method"]) if records else row.variant
-    template = row.label or spec.label_template(row.variant, method)
+    options = records[0].get("method_options") if records else None
+    template = row.label or spec.label_template(row.variant, method, options)
     n = int(records[0]["n_layers"]) if records else None
     m = None
     if records and n:
@@ -366,36 +367,6 @@ def score_table(index: MetricsIndex, spec: ReportSpec, name: str) -> Table:
     return Table(label, caption, columns, blocks, degenerate=degenerate)
 
 
-def table1(index: MetricsIndex, spec: ReportSpec) -> Table:
-    """Main results at 2.00x: full, truncated (n/2 layers), DeeBERT, PABEE, Ours."""
-    return score_table(index, spec, "1")
-
-
-def table2(index: MetricsIndex, spec: ReportSpec) -> Table:
-    """Main results at 3.00x: full, truncated (n/3 layers), DeeBERT, PABEE, Ours."""
-    return score_table(index, spec, "2")
-
-
-def table3(index: MetricsIndex, spec: ReportSpec) -> Table:
-    """Global strategies on the analysis tasks."""
-    return score_table(index, spec, "3")
-
-
-def table4(index: MetricsIndex, spec: ReportSpec) -> Table:
-    """Global Past versus Global Past-Future at 2x and 3x."""
-    return score_table(index, spec, "4")
-
-
-def table5(index: MetricsIndex, spec: ReportSpec) -> Table:
-    """Distillation students versus Ours at the same speed-up."""
-    return score_table(index, spec, "5")
-
-
-def table6(index: MetricsIndex, spec: ReportSpec) -> Table:
-    """Ours with and without the merging gate."""
-    return score_table(index, spec, "6")
-
-
 # ------------------------------------------------------------------- latency
 
 def latency_table(latency_frame, spec: ReportSpec) -> Table:
@@ -416,7 +387,7 @@ def latency_table(latency_frame, spec: ReportSpec) -> Table:
         sizes = [found[0], found[-1]] if len(found) > 1 else found
     by_key = {(str(r["backbone"]), str(r["task"]), str(r["variant"]), int(r["seed"]),
                int(r["batch_size"])): r for r in frame.to_dict("records")}
-    missing = [f"{b}/{t}/{v} seed {s} batch size {bs} (latency/{b}/{t}/{v}/seed{s}.json)"
+    missing = [f"{b}/{t}/{v} seed {s} batch size {bs} ({latency_path(b, t, v, s)})"
                for b in backbones for t in tasks for v in variants for s in seeds
                for bs in sizes if (b, t, v, s, bs) not in by_key]
     if missing:
@@ -451,16 +422,8 @@ def order_present(values, declared: dict[str, str]) -> list[str]:
                                                           if b not in declared)
 
 
-TableBuilder = Callable[[MetricsIndex, ReportSpec], Table]
-TABLE_BUILDERS: dict[str, TableBuilder] = {
-    "1": table1, "2": table2, "3": table3, "4": table4, "5": table5, "6": table6,
-}
-
-
 def build_table(name: str, index: MetricsIndex, spec: ReportSpec) -> Table:
-    """Table `name` (a TABLE_BUILDERS key or any table the spec defines)."""
+    """Table `name`: any table the spec defines (Tables 1-6 of the paper by default)."""
     name = str(name)
-    if name in TABLE_BUILDERS:
-        return TABLE_BUILDERS[name](index, spec)
     spec.table(name)  # raises a PfError listing the known tables
     return score_table(index, spec, name)

@@ -76,3 +76,22 @@ class TrainingArgs:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def add_device_options(parser, precision: bool = True) -> None:
+    """--device, --threads and (for the commands that run a trained model) --precision."""
+    parser.add_argument("--device", default="auto",
+                        help="auto (CUDA when available, default) | cpu | cuda")
+    if precision:
+        parser.add_argument("--precision", default=None, choices=PRECISIONS,
+                            help="autocast on CUDA (default: what the model was trained with); "
+                                 "the CPU runs fp32")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+
+
+def add_checkpoint_options(parser, split_help: str) -> None:
+    """--model, --prepared and --split of the commands that run a trained model on data."""
+    parser.add_argument("--model", required=True, help="checkpoint directory (pf train --out)")
+    parser.add_argument("--prepared", required=True,
+                        help="prepared data directory (pf prepare)")
+    parser.add_argument("--split", default="dev", help=split_help)

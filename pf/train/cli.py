@@ -20,28 +20,17 @@ same command again after a kill resumes from there, and a finished run removes i
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
 from typing import Any
 
 from pf.errors import PfError
+from pf.jsonargs import json_arg
+from pf.train.args import add_device_options
+from pf.train.record import record_outputs
 
 DEFAULT_CHECKPOINT_EVERY = "10m"    # at paper scale a few checkpoints per hour; tiny jobs: none
-
-
-def _json_arg(flag: str, text: str | None) -> Any:
-    from pf.io import read_json
-
-    if text is None:
-        return None
-    if text.lstrip().startswith(("{", "[")):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as err:
-            raise PfError(f"{flag}: not valid JSON ({err})") from None
-    return read_json(text)
 
 
 def num_labels_of(meta: dict[str, Any]) -> int:
@@ -180,12 +169,8 @@ def _run(args) -> int:
     records = _records(args.record)
     if args.record_batch_size < 1:
         raise PfError(f"--record-batch-size must be positive, got {args.record_batch_size}")
-    options = _json_arg("--options", args.options)
-    if options is not None and not isinstance(options, dict):
-        raise PfError("--options: expected a JSON object")
-    training = _json_arg("--training", args.training)
-    if training is not None and not isinstance(training, dict):
-        raise PfError("--training: expected a JSON object")
+    options = json_arg("--options", args.options)
+    training = json_arg("--training", args.training)
     for flag in ("progress_every", "progress_seconds"):
         value = getattr(args, flag)
         if value is not None and value <= 0:
@@ -202,8 +187,6 @@ def _run(args) -> int:
     print(f"trained {args.method} in {seconds:.1f}s on {result.device}{resumed} -> "
           f"{Path(args.out) / 'model.json'}", flush=True)
     for split, path in records:
-        from pf.outputs import record_outputs
-
         out = record_outputs(args.out, args.prepared, split, path, batch_size=args.record_batch_size,
                              device=args.device, progress=None)
         n, e, c = out.logits.shape
@@ -230,7 +213,10 @@ def register(subparsers) -> None:
                "--options '{\"strategy\": \"concat\"}' \\\n      --training '{\"epochs\": 1}' "
                "--seed 42 --out results/models/bert/rte/pf/seed42\n")
     p.add_argument("--prepared", required=True, help="directory written by `pf prepare`")
-    p.add_argument("--method", required=True, help="pf, deebert, pabee, full, truncated, kd, pkd, tinybert")
+    from pf.methods.registry import METHODS
+
+    p.add_argument("--method", required=True,
+                   help=f"a registered method: {', '.join(METHODS)} (plug-ins: pf --plugin)")
     p.add_argument("--options", default=None, help="method options: JSON text or file")
     p.add_argument("--training", default=None,
                    help="training arguments: JSON text or file (lr, batch_size, grad_accum, "
@@ -239,10 +225,10 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, required=True,
                    help="seed of everything random: initialisation, data order, dropout")
     p.add_argument("--out", required=True, help="checkpoint directory")
-    p.add_argument("--teacher", default=None, help="teacher `full` checkpoint (kd, pkd, tinybert)")
-    p.add_argument("--device", default="auto",
-                   help="auto (CUDA when available, default) | cpu | cuda")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--teacher", default=None,
+                   help="teacher checkpoint of a distillation student ("
+                        f"{', '.join(m for m, spec in METHODS.items() if spec.teacher)})")
+    add_device_options(p, precision=False)
     p.add_argument("--record", action="append", default=[], metavar="SPLIT=FILE",
                    help="also write the per-layer outputs of SPLIT to FILE (repeatable)")
     p.add_argument("--record-batch-size", type=int, default=64,

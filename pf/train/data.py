@@ -94,3 +94,25 @@ def restore_order(chunks: list[torch.Tensor], batches: list[torch.Tensor]) -> to
     restored = torch.empty_like(out)
     restored[order] = out
     return restored
+
+
+def plan_batches(inputs: EncoderInputs, batch_size: int, group_by_length: bool = True
+                 ) -> list[torch.Tensor]:
+    """Row indices of each batch of `inputs`: grouped by length, or in order."""
+    n = inputs.input_ids.shape[0]
+    if group_by_length:
+        return length_grouped(inputs.lengths(), batch_size)
+    return [torch.arange(s, min(n, s + batch_size)) for s in range(0, n, batch_size)]
+
+
+def encoder_batches(inputs: EncoderInputs, batches: list[torch.Tensor], device,
+                    trim: bool = True) -> list[EncoderInputs]:
+    """The `EncoderInputs` of each batch on `device`, cut to its longest row."""
+    lengths = inputs.lengths()
+    out = []
+    for rows in batches:
+        b = inputs.select(rows)
+        if trim:
+            b = b.trim(int(lengths[rows].max()))
+        out.append(b.to(device))
+    return out

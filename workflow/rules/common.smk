@@ -9,18 +9,16 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir)))
-from pf.config import TASK_NAMES, Plan, check_config
+from pf.config import Plan, check_config
 from pf.errors import PfError
-
-# Jobs run the `pf` of the interpreter running Snakemake, even when its venv is not active.
-PF_BIN = shlex.quote(str(Path(sys.executable).parent))
-shell.prefix(
-    f'set -euo pipefail; export PATH={PF_BIN}:"$PATH"; export TOKENIZERS_PARALLELISM=false; '
-)
+from pf.plugins import ENV_VAR as PLUGINS_VAR, env_value
+from pf.reports.from_config import report_spec as spec_of_plan
+from pf.tasks import TASKS
 # The software of every rule (the same pins as requirements/lock.txt); used with --sdm conda.
 PF_ENV = "../../environment.yml"
 
-# 1. pf.config: schema errors with a "did you mean" hint, semantic checks, defaults.
+# 1. pf.config: schema errors with a "did you mean" hint, the config's plug-ins (`plugins:`,
+#    imported here so that their methods and rules are known), semantic checks, defaults.
 try:
     _checked = check_config(config, "config")
 except PfError as err:
@@ -30,6 +28,14 @@ config.update(_checked)
 # 2. The conventional Snakemake validation against the same schema.
 validate(config, "../schemas/config.schema.yaml")
 
+# Jobs run the `pf` of the interpreter running Snakemake, even when its venv is not active,
+# and import the config's plug-ins (pf/plugins.py): the variable is part of every job's
+# command, so a cluster job carries it too.
+PF_BIN = shlex.quote(str(Path(sys.executable).parent))
+shell.prefix(
+    f'set -euo pipefail; export PATH={PF_BIN}:"$PATH"; export TOKENIZERS_PARALLELISM=false; '
+    f"export {PLUGINS_VAR}={shlex.quote(env_value(config['plugins']))}; "
+)
 PLAN = Plan(config)
 RESULTS = PLAN.results
 REPORTS = PLAN.reports
@@ -38,12 +44,18 @@ REPORT_SPEC = f"{RESULTS}/report_spec.json"
 
 
 EVAL_SPLIT = config["evaluation"]["split"]
+# data.train_limit, given to `pf prepare` (which samples) and `pf evaluate` (which records it)
+TRAIN_LIMIT_FLAG = (
+    f"--train-limit {config['data']['train_limit']}"
+    if config["data"].get("train_limit") is not None
+    else ""
+)
 OTHER_SPLITS = "|".join(s for s in ("train", "dev", "heldout") if s != EVAL_SPLIT)
 
 
 wildcard_constraints:
     backbone=r"[A-Za-z0-9][A-Za-z0-9_.]*",
-    task="|".join(TASK_NAMES),
+    task="|".join(TASKS),
     variant=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     seed=r"\d+",
     target=r"\d+(\.\d+)?",

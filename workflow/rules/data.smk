@@ -60,11 +60,7 @@ rule prepare:
         ),
         max_length=config["data"]["max_length"],
         heldout=config["data"]["heldout_fraction"],
-        train_limit=(
-            f"--train-limit {config['data']['train_limit']}"
-            if config["data"].get("train_limit") is not None
-            else ""
-        ),
+        train_limit=TRAIN_LIMIT_FLAG,
         seed=config["data"]["seed"],
     conda:
         PF_ENV

@@ -12,11 +12,7 @@ rule evaluate:
         metric=lambda wildcards: PLAN.table_metric(wildcards.task),
         options=method_options_json,
         calibration=calibration_flag,
-        train_limit=(
-            f"--train-limit {config['data']['train_limit']}"
-            if config["data"].get("train_limit") is not None
-            else ""
-        ),
+        train_limit=TRAIN_LIMIT_FLAG,
     conda:
         PF_ENV
     log:

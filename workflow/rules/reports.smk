@@ -11,7 +11,8 @@ rule report_spec:
     output:
         REPORT_SPEC,
     params:
-        spec=json.dumps(PLAN.report_spec()),  # key order = block order
+        # a function: labels hold "{backbone}" placeholders that are not wildcards
+        spec=lambda wildcards: json.dumps(spec_of_plan(PLAN)),  # key order = block order
     conda:
         PF_ENV
     log:

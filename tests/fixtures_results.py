@@ -1,4 +1,4 @@
-"""A deterministic, realistic-looking fake results directory (for tests and demos).
+"""A deterministic, realistic-looking fake results directory (a test fixture).
 
 `write_fake_results(results_dir)` writes metrics JSONs, curve CSVs and latency JSONs with the
 layouts and variant names of the workflow (docs/ARCHITECTURE.md, config/config.yaml), numbers
@@ -184,19 +184,26 @@ def _write_curves(root: Path, backbone: str, task: str, seeds, base: float, rng)
     return paths
 
 
+def latency_obj(backbone: str, task: str, variant: str, seed: int, rule_param: float,
+                layer_speedup: float, timings: dict[int, tuple[float, float]]) -> dict:
+    """The fields of a `pf latency` JSON the reports read (format pf-latency/1); `timings`:
+    batch size -> (full-model seconds, engine efficiency: measured / layer speed-up)."""
+    batches = []
+    for bs, (full, eff) in timings.items():
+        measured = layer_speedup * eff
+        batches.append({"batch_size": bs, "full_s": full, "engine_s": full / measured,
+                        "measured_speedup": measured})
+    return {"schema": "pf-latency/1", "backbone": backbone, "task": task, "variant": variant,
+            "seed": seed, "rule": "entropy", "rule_param_name": "tau",
+            "rule_param": rule_param, "layer_speedup": layer_speedup, "batches": batches}
+
+
 def _write_latency(root: Path, backbone: str, task: str, seeds) -> list[Path]:
     paths = []
     for variant in ("pf", "deebert"):
         for seed in seeds:
-            batches = []
-            for bs, eff in ((1, 0.85), (64, 0.6)):
-                full = 0.02 * bs ** 0.8
-                batches.append({"batch_size": bs, "full_seconds": full,
-                                "engine_seconds": full / (2.0 * eff),
-                                "measured_speedup": 2.0 * eff})
             path = root / "latency" / backbone / task / variant / f"seed{seed}.json"
-            atomic_write_json(path, {"backbone": backbone, "task": task, "variant": variant,
-                                     "seed": seed, "rule_param": 0.3, "layer_speedup": 2.0,
-                                     "batches": batches})
+            atomic_write_json(path, latency_obj(backbone, task, variant, seed, 0.3, 2.0,
+                                                {1: (0.02, 0.85), 64: (0.02 * 64 ** 0.8, 0.6)}))
             paths.append(path)
     return paths
