@@ -84,7 +84,9 @@ def test_table3_dry_run_only_bert_analysis_tasks(tmp_path):
 def test_table5_trains_teacher_and_students(tmp_path):
     out = dry_run(tmp_path, "reports/table5.tex")
     train = {(t, v) for _, t, v, _ in jobs_of(out, "train")}
-    assert train == set(itertools.product(TASKS, ("full", "kd-2x", "pkd-2x", "tinybert-2x", "pf")))
+    # Table 5 runs on the analysis tasks only (config.yaml: the 40-minute budget)
+    assert train == set(itertools.product(("mnli", "mrpc"),
+                                          ("full", "kd-2x", "pkd-2x", "tinybert-2x", "pf")))
 
 
 def test_full_dag_dry_run(tmp_path):
