@@ -11,6 +11,7 @@ backbone-specific code.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -147,11 +148,18 @@ def load_pretrained_model(spec: BackboneSpec):
     from transformers import AutoModel
 
     source = model_source(spec)
+    local = Path(source)
+    if local.is_dir() and not any(local.glob("*.safetensors")):
+        raise PfError(
+            f"backbone '{spec.name}': the model directory {local} has no safetensors weights; "
+            f"pf never loads pickled checkpoints (*.bin, *.pt). Convert the model to "
+            f"safetensors or choose one that has them.")
     try:
         # add_pooling_layer stays on: DeeBERT and PABEE start from the pretrained pooler.
+        # use_safetensors: a hub repository with only pickled weights is refused, not unpickled
         return AutoModel.from_pretrained(source,
                                          attn_implementation=spec.attn_implementation,
-                                         trust_remote_code=False)
+                                         trust_remote_code=False, use_safetensors=True)
     except (OSError, ValueError) as err:
         raise pretrained_load_error(spec, "weights", err) from None
 
