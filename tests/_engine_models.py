@@ -89,3 +89,19 @@ def make_model(n_layers=4, num_labels=3, seed=0, exit_every=1, temperature=1.0, 
     torch.manual_seed(seed + 1)
     model = RunningMeanExits(enc, num_labels, exit_every=exit_every, temperature=temperature)
     return model.eval()
+
+
+def early_exits_agreeing(model, x, logits, rule, params, label) -> int:
+    """Run the engine at every parameter and batch size 1 and 16, assert its exits and
+    predictions equal the simulation over `logits`, and return how many rows left early."""
+    from pf.engine import compare_to_simulation, run_engine
+
+    n = model.n_layers_full
+    early = 0
+    for p in params:
+        for bs in (1, 16):
+            res = run_engine(model, x, rule, p, batch_size=bs)
+            agree = compare_to_simulation(res, logits, rule, p)
+            assert agree.ok, (label, p, bs, agree)
+            early += int((res.exit_layer < n).sum())
+    return early

@@ -32,7 +32,7 @@ from torch import nn
 
 from pf.backbones import EncoderInputs, LayerwiseEncoder
 from pf.errors import PfError
-from pf.methods.options import MethodOptions
+from pf.methods.options import MethodOptions, parse_options
 
 ExitState = dict[str, torch.Tensor]
 TOKEN_MASK = "token_mask"     # the state key of the attention mask (exit_pooling "mean")
@@ -149,8 +149,10 @@ class MultiExitModel(nn.Module):
     @classmethod
     def create(cls, encoder: LayerwiseEncoder, num_labels: int, options: Any, *,
                load_teacher: bool = True) -> "MultiExitModel":
-        """Build the model around `encoder` (heads initialised from the global torch RNG)."""
-        raise NotImplementedError
+        """Build the model around `encoder` (heads initialised from the global torch RNG).
+        The default suits a method whose constructor takes (encoder, num_labels, options);
+        one that needs more (a teacher, a layer count) overrides it."""
+        return cls(encoder, num_labels, parse_options(cls.method, cls.options_class, options))
 
     @property
     def hidden_size(self) -> int:

@@ -21,7 +21,6 @@ from torch import nn
 from pf.methods.base import (ExitOutputs, LossTerms, MultiExitModel, Pooler, StepResult,
                              TrainContext, init_linear, pretrained_pooler_or_error)
 from pf.methods.deebert_spec import DeebertOptions
-from pf.methods.options import parse_options
 
 STAGES = ("backbone", "ramps")
 
@@ -47,10 +46,6 @@ class DeebertModel(MultiExitModel):
         self.dropout = nn.Dropout(self.dropout_p if options.dropout is None else options.dropout)
         self.classifier = nn.Linear(d, num_labels)
         init_linear(self.classifier, self.init_range)
-
-    @classmethod
-    def create(cls, encoder, num_labels, options, *, load_teacher=True):
-        return cls(encoder, num_labels, parse_options(cls.method, cls.options_class, options))
 
     def stages(self):
         return STAGES

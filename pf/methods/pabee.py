@@ -14,7 +14,6 @@ from torch import nn
 
 from pf.methods.base import (ExitOutputs, LossTerms, MultiExitModel, StepResult, TrainContext,
                              exit_weights, init_linear, pretrained_pooler_or_error, weighted_ce)
-from pf.methods.options import parse_options
 from pf.methods.pabee_spec import PabeeOptions
 
 
@@ -29,10 +28,6 @@ class PabeeModel(MultiExitModel):
         self.classifiers = nn.ModuleList(nn.Linear(encoder.hidden_size, num_labels) for _ in range(n))
         for c in self.classifiers:
             init_linear(c, self.init_range)
-
-    @classmethod
-    def create(cls, encoder, num_labels, options, *, load_teacher=True):
-        return cls(encoder, num_labels, parse_options(cls.method, cls.options_class, options))
 
     def step(self, layer_idx, hidden, state):
         pooled = torch.tanh(self.pooler(self.summary(hidden, state)))

@@ -59,7 +59,6 @@ from torch import nn
 from pf.errors import PfError
 from pf.methods.base import (ExitOutputs, FreezeDecision, LossTerms, MultiExitModel,
                              StepResult, TrainContext, exit_weights, weighted_ce)
-from pf.methods.options import parse_options
 from pf.methods.past_future_spec import PREDICTION_STRATEGIES, PastFutureOptions
 from pf.methods.pf_strategies import STRATEGIES
 
@@ -116,10 +115,6 @@ class PastFutureModel(MultiExitModel):
         if hasattr(self, "gate"):
             nn.init.normal_(self.gate.weight, 0.0, r)
             nn.init.zeros_(self.gate.bias)
-
-    @classmethod
-    def create(cls, encoder, num_labels, options, *, load_teacher=True):
-        return cls(encoder, num_labels, parse_options(cls.method, cls.options_class, options))
 
     # --- pieces ---------------------------------------------------------------------------
     def pool(self, layer_idx: int, hidden: torch.Tensor, state=None) -> torch.Tensor:

@@ -6,7 +6,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from pf.methods.base import LossTerms, MultiExitModel, StepResult, init_linear
-from pf.methods.options import parse_options
 
 
 class ToyModel(MultiExitModel):
@@ -20,10 +19,6 @@ class ToyModel(MultiExitModel):
                                          for _ in range(n))
         for c in self.classifiers:
             init_linear(c, self.init_range)
-
-    @classmethod
-    def create(cls, encoder, num_labels, options, *, load_teacher=True):
-        return cls(encoder, num_labels, parse_options(cls.method, cls.options_class, options))
 
     def step(self, layer_idx, hidden, state):
         # summary: the layer's [CLS] vector, or its token mean under option exit_pooling mean
