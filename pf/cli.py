@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "download": "pf.download",
     "prepare": "pf.prepare",
     "train": "pf.train.cli",
+    "train-many": "pf.train.many",
     "outputs": "pf.outputs",
     "costs": "pf.costs",
     "evaluate": "pf.evaluate",

@@ -192,6 +192,7 @@ def test_backbone_labels_default_to_the_key(base):
     """Tables and figures name a backbone by its `label`, else by its config key; a
     6-layer MiniLM of family bert is never called BERT-base."""
     def fn(c):
+        c["training"].pop("backbones", None)     # the default's ALBERT learning rate
         c["backbones"] = {"minilm": {"family": "bert", "pretrained": "models/minilm",
                                      "n_layers": 6},
                           "bert": dict(c["backbones"]["bert"], label="BERT (tiny)")}
@@ -213,6 +214,7 @@ def test_tables_and_figures_name_the_configured_backbone(base, tmp_path):
     from fixtures_results import metrics_obj
 
     def fn(c):
+        c["training"].pop("backbones", None)     # the default's ALBERT learning rate
         c["backbones"] = {"minilm": {"family": "bert", "pretrained": "models/minilm",
                                      "n_layers": 6}}
         c["seeds"] = [42]
@@ -285,6 +287,20 @@ def test_resources(base):
     assert plan.threads("train") == 4 and plan.threads("evaluate") == 2
     assert plan.mem_mb("train") == 9000
     assert plan.gpus("train") == 1 and plan.gpus("evaluate") == 0
+
+
+def test_train_together_expands_per_target_variants(base):
+    plan = Plan(check_config(base))
+    assert plan.train_together() == ["full", "truncated-2x", "truncated-3x", "deebert", "pabee",
+                                     "pf"]
+    assert Plan(check_config(mutate(base, lambda c: c["resources"].pop("train_together")))
+                ).train_together() == []
+
+
+def test_train_together_names_variants_without_teacher(base):
+    msg = error_of(mutate(base, lambda c: c["resources"].update(train_together=["ful", "kd"])))
+    assert "resources.train_together" in msg and "did you mean 'full'?" in msg
+    assert "variant 'kd' has a teacher" in msg
 
 
 def test_figure_inputs(base):

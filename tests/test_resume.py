@@ -258,7 +258,8 @@ def test_snakemake_keeps_the_checkpoint_of_a_killed_job_and_the_rerun_resumes(tm
     step = json.loads(state.read_text())["position"]["step"]
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    log = (tmp_path / "logs/smoke/train/bert/sst2/full/seed42.log").read_text()
+    # full is the first model of the smoke config's train_together job (one log per job)
+    log = (tmp_path / "logs/smoke/train/bert/sst2/together/seed42.log").read_text()
     assert f"resuming from {state.parent.relative_to(tmp_path)} at stage 'train'" in log
     assert f"step {step}\n" in log
     assert (model / "model.json").is_file() and not state.parent.exists()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -50,25 +52,48 @@ def job_counts(out: str) -> dict[str, int]:
     return counts
 
 
-def jobs_of(out: str, rule: str) -> set[tuple[str, ...]]:
-    """Wildcard tuples (backbone, task, variant, seed) of every job of `rule`."""
-    found = set()
+def wildcards_of(out: str, rule: str) -> list[dict[str, str]]:
+    """The wildcards of every job of `rule` in a dry run."""
+    found = []
     for block in re.split(r"\n(?=\[[^\n]*\]\n(?:local)?rule )", out):
         m = re.search(rf"^(?:local)?rule {rule}:$", block, re.M)
         w = re.search(r"wildcards: (.*)", block)
         if m and w:
-            d = dict(kv.split("=", 1) for kv in w.group(1).split(", "))
-            found.add((d["backbone"], d["task"], d["variant"], d["seed"]))
+            found.append(dict(kv.split("=", 1) for kv in w.group(1).split(", ")))
     return found
 
 
+def jobs_of(out: str, rule: str) -> set[tuple[str, ...]]:
+    """(backbone, task, variant, seed) of every job of `rule`."""
+    return {(d["backbone"], d["task"], d["variant"], d["seed"]) for d in wildcards_of(out, rule)}
+
+
+def together_of(out: str) -> set[tuple[str, ...]]:
+    """(backbone, task, seed) of every train_together job (resources.train_together)."""
+    return {(d["backbone"], d["task"], d["seed"]) for d in wildcards_of(out, "train_together")}
+
+
 def test_table2_dry_run_lists_exactly_its_jobs(tmp_path):
-    out = dry_run(tmp_path, "reports/table2.tex")
+    out = dry_run(tmp_path, "reports/table2.tex", "-p")
     counts = job_counts(out)
-    # the train job records the dev logits itself: no separate outputs job
-    # three seeds for the main tables
-    assert counts == {"prepare": 18, "train": 270, "evaluate": 270,
+    # the train job records the dev logits itself: no separate outputs job; the models of
+    # Tables 1 and 2 (resources.train_together) train in one job per backbone x task x seed
+    assert counts == {"prepare": 18, "train_together": 54, "evaluate": 270,
                       "report_spec": 1, "table": 1}, counts
+    assert together_of(out) == set(itertools.product(BACKBONES, TASKS, ("42", "43", "44")))
+    line = next(ln for ln in out.splitlines() if "pf train-many" in ln)
+    runs = json.loads(shlex.split(line)[shlex.split(line).index("--runs") + 1])
+    assert [r["variant"] for r in runs] == ["full", "truncated-2x", "truncated-3x", "deebert",
+                                            "pabee", "pf"]
+    assert runs[2]["options"] == {"layers": 2} and "--threads 1" in line
+
+
+def test_without_train_together_one_job_per_model(tmp_path):
+    cfg = (ROOT / "config" / "config.yaml").read_text()
+    cfg = cfg.replace("train_together: [full, truncated, deebert, pabee, pf]", "train_together: []")
+    (tmp_path / "separate.yaml").write_text(cfg)
+    out = dry_run(tmp_path, "reports/table2.tex", configfile=str(tmp_path / "separate.yaml"))
+    assert job_counts(out)["train"] == 270 and "train_together" not in job_counts(out)
     variants = ("full", "truncated-3x", "deebert", "pabee", "pf")
     expected = set(itertools.product(BACKBONES, TASKS, variants, ("42", "43", "44")))
     assert jobs_of(out, "train") == expected
@@ -77,16 +102,19 @@ def test_table2_dry_run_lists_exactly_its_jobs(tmp_path):
 def test_table3_dry_run_only_bert_analysis_tasks(tmp_path):
     out = dry_run(tmp_path, "reports/table3.tex")
     train = jobs_of(out, "train")
-    strategies = ("pf-voting", "pf-ensemble", "pf-max", "pf-avg", "pf-attn", "pf", "pf-lstm")
+    strategies = ("pf-voting", "pf-ensemble", "pf-max", "pf-avg", "pf-attn", "pf-lstm")
     assert train == set(itertools.product(("bert",), ("mnli", "mrpc"), strategies, ("42",)))
+    # concatenation (pf) comes with the other models of Tables 1 and 2
+    assert together_of(out) == {("bert", "mnli", "42"), ("bert", "mrpc", "42")}
 
 
 def test_table5_trains_teacher_and_students(tmp_path):
     out = dry_run(tmp_path, "reports/table5.tex")
     train = {(t, v) for _, t, v, _ in jobs_of(out, "train")}
-    # Table 5 runs on the analysis tasks only (config.yaml: the 40-minute budget)
-    assert train == set(itertools.product(("mnli", "mrpc"),
-                                          ("full", "kd-2x", "pkd-2x", "tinybert-2x", "pf")))
+    # Table 5 runs on the analysis tasks only (config.yaml: the 40-minute budget); the
+    # teacher (full) and pf train in the train_together jobs
+    assert train == set(itertools.product(("mnli", "mrpc"), ("kd-2x", "pkd-2x", "tinybert-2x")))
+    assert together_of(out) == {("bert", "mnli", "42"), ("bert", "mrpc", "42")}
 
 
 def test_full_dag_dry_run(tmp_path):
@@ -115,7 +143,7 @@ def test_heldout_calibration_adds_outputs_jobs(tmp_path):
     # held-out logits only for the calibrated variants (deebert, pabee, pf), not for the
     # last-exit models (full, truncated-3x): 3 backbones x 6 tasks x 3 x 3 seeds
     assert counts["outputs"] == 162, counts
-    assert counts["train"] == 270, counts
+    assert counts["train_together"] == 54, counts
 
     out = snakemake(["results/latency/bert/mrpc/pf/seed42.json", "-n", "-p", "--cores", "8",
                      "--configfile", str(ROOT / "config/config.yaml")], tmp_path)

@@ -36,7 +36,7 @@ def shell_commands(tmp_path: Path, device: str) -> dict[str, list[str]]:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     found: dict[str, list[str]] = {}
     for line in (proc.stdout + proc.stderr).splitlines():
-        m = re.match(r"(?:Shell command:)?\s*pf (train|outputs|latency) ", line)
+        m = re.match(r"(?:Shell command:)?\s*pf (train|train-many|outputs|latency) ", line)
         if m:
             found.setdefault(m.group(1), []).append(line)
     return found
@@ -46,7 +46,7 @@ def shell_commands(tmp_path: Path, device: str) -> dict[str, list[str]]:
                                           ("auto", None)])
 def test_resources_device_reaches_train_outputs_and_latency(tmp_path, device, flag):
     found = shell_commands(tmp_path, device)
-    assert set(found) == {"train", "outputs", "latency"}, sorted(found)
+    assert set(found) == {"train", "train-many", "outputs", "latency"}, sorted(found)
     for rule, lines in found.items():
         for line in lines:
             if flag is None:

@@ -261,6 +261,12 @@ def _seeds_latency_resources(config: dict[str, Any], errs: Errors) -> None:
         if float(value) != int(value):
             errs.add(f"resources.threads.{rule}: must be a whole number")
     resources = config["resources"]
+    together = resources.get("train_together") or []
+    errs.names("resources.train_together", together, config["methods"], "variant")
+    for name in together:
+        if (config["methods"].get(name) or {}).get("teacher"):
+            errs.add(f"resources.train_together: variant '{name}' has a teacher; a student "
+                     f"trains in its own job, after its teacher")
     if resources["gpus"] > 0 and resources["device"] == "cpu":
         errs.add(f"resources.gpus is {resources['gpus']} but resources.device is cpu; set "
                  f"device to cuda or auto")

@@ -119,6 +119,15 @@ class Plan(ResultPaths, Resources):
               if k not in ("n_layers", "label")}
         return {"name": backbone, **bb}
 
+    def train_together(self) -> list[str]:
+        """The concrete variants of one train_together job, in order (a per-target variant
+        once per target): `resources.train_together`; empty: one job per model."""
+        out: list[str] = []
+        for variant in self.config["resources"].get("train_together") or []:
+            out += ([self.concrete(variant, t) for t in self.targets]
+                    if self.is_per_target(variant) else [variant])
+        return out
+
     def teacher(self, concrete: str) -> str | None:
         base, _ = self.parse_concrete(concrete)
         return self.variants[base].get("teacher")

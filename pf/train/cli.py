@@ -156,43 +156,65 @@ def finish_resume(out: str | Path, resume_dir: str | Path | None = None) -> None
                   ignore_errors=True)
 
 
-def _run(args) -> int:
+def set_threads(threads: int | None) -> None:
     import torch
 
-    from pf.methods.registry import get_method
+    if threads is not None:
+        if threads < 1:
+            raise PfError(f"--threads must be positive, got {threads}")
+        torch.set_num_threads(threads)
 
-    if args.threads is not None:
-        if args.threads < 1:
-            raise PfError(f"--threads must be positive, got {args.threads}")
-        torch.set_num_threads(args.threads)
-    get_method(args.method)
-    records = _records(args.record)
-    if args.record_batch_size < 1:
-        raise PfError(f"--record-batch-size must be positive, got {args.record_batch_size}")
-    options = json_arg("--options", args.options)
-    training = json_arg("--training", args.training)
+
+def check_progress_flags(args) -> None:
     for flag in ("progress_every", "progress_seconds"):
         value = getattr(args, flag)
         if value is not None and value <= 0:
             raise PfError(f"--{flag.replace('_', '-')} must be positive, got {value}")
-    _, result, seconds = run_train(args.prepared, args.method, options, training, args.seed,
-                                   args.out, teacher=args.teacher, device=args.device,
+
+
+def train_and_record(args, method: str, options: dict | None, training: dict | None, out: str,
+                     teacher: str | None, records: list[tuple[str, str]],
+                     resume_dir: str | None = None) -> None:
+    """One model: train it, save it, record the per-layer outputs of `records`, then drop
+    its resume directory. `args` carries the shared flags (prepared, seed, device, progress,
+    checkpointing, record batch size) of `pf train` and `pf train-many`."""
+    _, result, seconds = run_train(args.prepared, method, options, training, args.seed,
+                                   out, teacher=teacher, device=args.device,
                                    checkpoint_every=args.checkpoint_every,
-                                   resume_dir=args.resume_dir,
+                                   resume_dir=resume_dir,
                                    progress_every=args.progress_every,
                                    progress_seconds=args.progress_seconds,
                                    remove_resume=False)
     resumed = (f" (resumed at step {result.resumed['step']} of stage '{result.resumed['stage']}')"
                if result.resumed else "")
-    print(f"trained {args.method} in {seconds:.1f}s on {result.device}{resumed} -> "
-          f"{Path(args.out) / 'model.json'}", flush=True)
+    print(f"trained {method} in {seconds:.1f}s on {result.device}{resumed} -> "
+          f"{Path(out) / 'model.json'}", flush=True)
     for split, path in records:
-        out = record_outputs(args.out, args.prepared, split, path, batch_size=args.record_batch_size,
+        rec = record_outputs(out, args.prepared, split, path, batch_size=args.record_batch_size,
                              device=args.device, progress=None)
-        n, e, c = out.logits.shape
+        n, e, c = rec.logits.shape
         print(f"recorded {split}: {n} examples x {e} exits x {c} labels -> {path}", flush=True)
     # only now: a kill while recording reruns from the last checkpoint, not from scratch
-    finish_resume(args.out, args.resume_dir)
+    finish_resume(out, resume_dir)
+
+
+def check_record_batch_size(args) -> None:
+    if args.record_batch_size < 1:
+        raise PfError(f"--record-batch-size must be positive, got {args.record_batch_size}")
+
+
+def _run(args) -> int:
+    from pf.methods.registry import get_method
+
+    set_threads(args.threads)
+    get_method(args.method)
+    records = _records(args.record)
+    check_record_batch_size(args)
+    options = json_arg("--options", args.options)
+    training = json_arg("--training", args.training)
+    check_progress_flags(args)
+    train_and_record(args, args.method, options, training, args.out, args.teacher, records,
+                     resume_dir=args.resume_dir)
     return 0
 
 
@@ -204,6 +226,21 @@ def _records(specs: list[str]) -> list[tuple[str, str]]:
             raise PfError(f"--record expects SPLIT=FILE, got '{spec}'")
         records.append((split, path))
     return records
+
+
+def add_run_options(p) -> None:
+    """Checkpointing and progress flags, shared with `pf train-many`."""
+    p.add_argument("--checkpoint-every",
+                   default=os.environ.get("PF_CHECKPOINT_EVERY", DEFAULT_CHECKPOINT_EVERY),
+                   metavar="WHEN",
+                   help="save the training state every N optimizer steps (500) or every "
+                        "duration (10m, 90s, 1h); 0 disables (default: $PF_CHECKPOINT_EVERY, "
+                        f"else {DEFAULT_CHECKPOINT_EVERY}; the workflow's jobs inherit the "
+                        "variable)")
+    p.add_argument("--progress-every", type=int, default=None, metavar="STEPS",
+                   help="a progress record every STEPS optimizer steps (default 50)")
+    p.add_argument("--progress-seconds", type=float, default=None, metavar="S",
+                   help="... and at least every S seconds (default 30)")
 
 
 def register(subparsers) -> None:
@@ -233,17 +270,7 @@ def register(subparsers) -> None:
                    help="also write the per-layer outputs of SPLIT to FILE (repeatable)")
     p.add_argument("--record-batch-size", type=int, default=64,
                    help="batch size of the --record passes")
-    p.add_argument("--checkpoint-every",
-                   default=os.environ.get("PF_CHECKPOINT_EVERY", DEFAULT_CHECKPOINT_EVERY),
-                   metavar="WHEN",
-                   help="save the training state every N optimizer steps (500) or every "
-                        "duration (10m, 90s, 1h); 0 disables (default: $PF_CHECKPOINT_EVERY, "
-                        f"else {DEFAULT_CHECKPOINT_EVERY}; the workflow's jobs inherit the "
-                        "variable)")
+    add_run_options(p)
     p.add_argument("--resume-dir", default=None,
                    help="where checkpoints go and a rerun resumes from (default: OUT.resume)")
-    p.add_argument("--progress-every", type=int, default=None, metavar="STEPS",
-                   help="a progress record every STEPS optimizer steps (default 50)")
-    p.add_argument("--progress-seconds", type=float, default=None, metavar="S",
-                   help="... and at least every S seconds (default 30)")
     p.set_defaults(func=_run)

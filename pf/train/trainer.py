@@ -288,6 +288,9 @@ def train(model: MultiExitModel, data: Examples, args: TrainingArgs, seed: int, 
             if args.max_steps is not None:
                 total = min(total, args.max_steps)
             scheduler = linear_schedule(optimizer, round(args.warmup_ratio * total), total)
+            # walked every step (zeroing, clipping); model.parameters() re-walks the module
+            # tree each time, about 5% of a tiny model's step
+            params = list(model.parameters())
             step = first_epoch = first_batch = forwards = 0
             if point is not None:
                 optimizer.load_state_dict(point.optimizer)
@@ -320,7 +323,8 @@ def train(model: MultiExitModel, data: Examples, args: TrainingArgs, seed: int, 
                                        micro_batches=len(group))
                     ctx.freeze = model.sample_freeze(ctx)
                     forwards += len(group)
-                    model.zero_grad(set_to_none=True)
+                    for p in params:
+                        p.grad = None
                     n_group = sum(len(r) for r in group)
                     loss_sum = torch.zeros((), device=device)
                     parts_sum: dict[str, torch.Tensor] = {}
@@ -343,13 +347,13 @@ def train(model: MultiExitModel, data: Examples, args: TrainingArgs, seed: int, 
                     if scaler:
                         scaler.unscale_(optimizer)
                         in_optimizer = {id(p) for g in optimizer.param_groups for p in g["params"]}
-                        for p in model.parameters():
+                        for p in params:
                             if p.grad is not None and id(p) not in in_optimizer:
                                 p.grad.div_(scaler.get_scale())
                     grad_norm = None
                     if args.max_grad_norm > 0:
                         grad_norm = torch.nn.utils.clip_grad_norm_(
-                            [p for p in model.parameters() if p.grad is not None],
+                            [p for p in params if p.grad is not None],
                             args.max_grad_norm)
                     lr = optimizer.param_groups[0]["lr"]
                     if scaler:

@@ -162,3 +162,20 @@ def eval_outputs(wildcards):
         wildcards.seed,
         config["evaluation"]["split"],
     )
+
+
+def together_runs_json(wildcards, variants):
+    """`pf train-many --runs`: rule train's arguments for each variant, in order."""
+    b, t, s = wildcards.backbone, wildcards.task, wildcards.seed
+    runs = [
+        {
+            "variant": v,
+            "method": PLAN.method(v),
+            "options": PLAN.method_options(b, t, v),
+            "training": PLAN.trainer_args(b, t, v),
+            "out": str(Path(PLAN.model(b, t, v, s)).parent),
+            "record": {EVAL_SPLIT: PLAN.outputs(b, t, v, s, EVAL_SPLIT)},
+        }
+        for v in variants
+    ]
+    return json.dumps(runs, sort_keys=True)
