@@ -51,7 +51,8 @@ def test_snakemake_training_job_log_shows_progress_while_it_runs(tmp_path):
     total = 60 * per_epoch
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     target = "results/smoke/models/bert/sst2/full/seed42/model.safetensors"
-    log = tmp_path / "logs/smoke/train/bert/sst2/full/seed42.log"
+    # full is the first model of the smoke config's train_together job (one log per job)
+    log = tmp_path / "logs/smoke/train/bert/sst2/together/seed42.log"
     stream = tmp_path / "results/smoke/models/bert/sst2/full/seed42/train_log.jsonl"
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
                PATH=f"{SNAKEMAKE.parent}{os.pathsep}{os.environ.get('PATH', '')}")

@@ -329,7 +329,7 @@ def test_smoke_table2_slurm(cluster: Cluster, workdir: Path):
     BERT comes from the hub (a Hugging Face cache in a shared HF_HOME, built here), the
     `download` rule checks it on this host before any job, and every job runs with
     HF_HUB_OFFLINE=1 reading that cache (docs/SLURM.md). slurm-test profile: prepare in the
-    cpu partition, train in the gpu partition, the local rules on this host."""
+    cpu partition, train_together in the gpu partition, the local rules on this host."""
     from tests.fixtures_hub import hf_cache, hub_config
 
     hf_home = workdir / "hf-home"
@@ -352,5 +352,6 @@ def test_smoke_table2_slurm(cluster: Cluster, workdir: Path):
     by_rule = partitions_by_rule(jobs)
     # prepare and train are SLURM jobs in their partitions; the localrules (download,
     # evaluate, table...) ran on this host
-    assert by_rule == {"prepare": {"cpu"}, "train": {"gpu"}}, by_rule
-    assert sum(j.rule == "train" for j in jobs.values()) == 15
+    # (the smoke config trains its five models per backbone x task x seed in one job)
+    assert by_rule == {"prepare": {"cpu"}, "train_together": {"gpu"}}, by_rule
+    assert sum(j.rule == "train_together" for j in jobs.values()) == 3
