@@ -156,16 +156,16 @@ def finish_resume(out: str | Path, resume_dir: str | Path | None = None) -> None
                   ignore_errors=True)
 
 
-def set_threads(threads: int | None) -> None:
+def check_run_options(args) -> None:
+    """Apply --threads and check the flags of add_run_options (`pf train`, `pf train-many`)."""
     import torch
 
-    if threads is not None:
-        if threads < 1:
-            raise PfError(f"--threads must be positive, got {threads}")
-        torch.set_num_threads(threads)
-
-
-def check_progress_flags(args) -> None:
+    if args.threads is not None:
+        if args.threads < 1:
+            raise PfError(f"--threads must be positive, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    if args.record_batch_size < 1:
+        raise PfError(f"--record-batch-size must be positive, got {args.record_batch_size}")
     for flag in ("progress_every", "progress_seconds"):
         value = getattr(args, flag)
         if value is not None and value <= 0:
@@ -198,21 +198,14 @@ def train_and_record(args, method: str, options: dict | None, training: dict | N
     finish_resume(out, resume_dir)
 
 
-def check_record_batch_size(args) -> None:
-    if args.record_batch_size < 1:
-        raise PfError(f"--record-batch-size must be positive, got {args.record_batch_size}")
-
-
 def _run(args) -> int:
     from pf.methods.registry import get_method
 
-    set_threads(args.threads)
+    check_run_options(args)
     get_method(args.method)
     records = _records(args.record)
-    check_record_batch_size(args)
     options = json_arg("--options", args.options)
     training = json_arg("--training", args.training)
-    check_progress_flags(args)
     train_and_record(args, args.method, options, training, args.out, args.teacher, records,
                      resume_dir=args.resume_dir)
     return 0
@@ -229,7 +222,10 @@ def _records(specs: list[str]) -> list[tuple[str, str]]:
 
 
 def add_run_options(p) -> None:
-    """Checkpointing and progress flags, shared with `pf train-many`."""
+    """Recording, checkpointing and progress flags, shared with `pf train-many` (checked
+    by check_run_options)."""
+    p.add_argument("--record-batch-size", type=int, default=64,
+                   help="batch size of the passes that record per-layer outputs")
     p.add_argument("--checkpoint-every",
                    default=os.environ.get("PF_CHECKPOINT_EVERY", DEFAULT_CHECKPOINT_EVERY),
                    metavar="WHEN",
@@ -268,8 +264,6 @@ def register(subparsers) -> None:
     add_device_options(p, precision=False)
     p.add_argument("--record", action="append", default=[], metavar="SPLIT=FILE",
                    help="also write the per-layer outputs of SPLIT to FILE (repeatable)")
-    p.add_argument("--record-batch-size", type=int, default=64,
-                   help="batch size of the --record passes")
     add_run_options(p)
     p.add_argument("--resume-dir", default=None,
                    help="where checkpoints go and a rerun resumes from (default: OUT.resume)")

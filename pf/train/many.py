@@ -27,8 +27,7 @@ from typing import Any
 from pf.errors import PfError, did_you_mean
 from pf.jsonargs import json_arg
 from pf.train.args import TrainingArgs, add_device_options
-from pf.train.cli import (add_run_options, check_progress_flags, check_record_batch_size,
-                          set_threads, train_and_record)
+from pf.train.cli import add_run_options, check_run_options, train_and_record
 
 RUN_KEYS = ("variant", "method", "options", "training", "out", "record")
 REQUIRED = ("method", "out")
@@ -98,9 +97,7 @@ def parse_runs(text: str) -> list[Run]:
 
 
 def _run(args) -> int:
-    set_threads(args.threads)
-    check_record_batch_size(args)
-    check_progress_flags(args)
+    check_run_options(args)
     runs = parse_runs(args.runs)
     for i, run in enumerate(runs, 1):
         print(f"== {run.variant} ({i}/{len(runs)}): {run.method} -> {run.out}", flush=True)
@@ -121,7 +118,5 @@ def register(subparsers) -> None:
                    help="seed of every run (each is re-seeded before it starts)")
     p.add_argument("--runs", required=True, help="the runs: JSON text or file (see above)")
     add_device_options(p, precision=False)
-    p.add_argument("--record-batch-size", type=int, default=64,
-                   help="batch size of the record passes")
     add_run_options(p)
     p.set_defaults(func=_run)

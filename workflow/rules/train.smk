@@ -70,9 +70,8 @@ if TOGETHER:
             f"{LOGS}/train/{{backbone}}/{{task}}/together/seed{{seed}}.log",
         threads: PLAN.threads("train")
         resources:
-            mem_mb=PLAN.mem_mb("train"),
-            runtime=PLAN.runtime("train") * len(TOGETHER),
-            **({"gpu": PLAN.gpus("train")} if PLAN.gpus("train") else {}),
+            # rule train's, with the time of all its models
+            **{**resources_of("train"), "runtime": PLAN.runtime("train") * len(TOGETHER)},
         shell:
             "pf train-many --prepared {params.prepared} --seed {wildcards.seed}"
             " --runs {params.runs:q} {params.device} --threads {threads}"
