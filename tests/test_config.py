@@ -371,3 +371,19 @@ def test_constants_match_the_methods():
         cls = get_method(method)
         assert cls.method == method
         assert cls.exit_rule == spec.exit_rule and cls.options_class is spec.options, method
+
+
+def test_group_by_length_reaches_pf_train_only_when_on(base):
+    plan = Plan(check_config(base))
+    assert "group_by_length" not in plan.trainer_args("bert", "mrpc", "pf")   # grids unchanged
+
+    def fn(c):
+        c["training"]["tasks"] = {"mrpc": {"group_by_length": True}}
+    plan = Plan(check_config(mutate(base, fn)))
+    assert plan.trainer_args("bert", "mrpc", "pf")["group_by_length"] is True
+    assert "group_by_length" not in plan.trainer_args("bert", "sst2", "pf")
+
+    def bad(c):
+        c["training"]["defaults"]["group_by_length"] = "yes"
+    with pytest.raises(PfError, match="group_by_length"):
+        check_config(mutate(base, bad))

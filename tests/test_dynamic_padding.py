@@ -23,7 +23,8 @@ from pf.methods.checkpoint import load_checkpoint
 from pf.methods.registry import build_model
 from pf.prepare import load_split
 from pf.train.cli import run_train
-from pf.train.data import Examples, batch_rows, length_grouped, restore_order
+from pf.train.data import (Examples, batch_rows, length_grouped, length_grouped_training,
+                           restore_order, training_batches)
 from test_methods_support import key_inputs, tiny_encoder, write_prepared
 
 FAMILIES = ("bert", "roberta", "albert")
@@ -53,10 +54,69 @@ def test_lengths_trim_grouping_and_order():
     assert [g.tolist() for g in groups] == [[1, 3], [4, 0], [2]]     # longest first, stable
     values = [torch.tensor([10.0, 30.0]), torch.tensor([40.0, 0.0]), torch.tensor([20.0])]
     assert restore_order(values, groups).tolist() == [0.0, 10.0, 20.0, 30.0, 40.0]
-    # training batches keep their seeded random order (the grouping is for evaluation)
+    # training batches keep their seeded random order unless group_by_length asks
     a = batch_rows(10, 4, torch.Generator().manual_seed(3))
     b = batch_rows(10, 4, torch.Generator().manual_seed(3))
     assert all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def padded_tokens(lengths: torch.Tensor, batches: list[torch.Tensor]) -> int:
+    return sum(len(rows) * int(lengths[rows].max()) for rows in batches)
+
+
+def test_training_batches_grouped_by_length_are_seeded_pools_of_similar_length():
+    g = torch.Generator().manual_seed(0)
+    lengths = torch.randint(5, 129, (2010,), generator=g)
+    grouped = length_grouped_training(lengths, 16, torch.Generator().manual_seed(1))
+    rows = torch.cat(grouped)
+    assert sorted(rows.tolist()) == list(range(2010))                  # every row once
+    assert sum(len(b) != 16 for b in grouped) == 1                     # as random batches
+    again = length_grouped_training(lengths, 16, torch.Generator().manual_seed(1))
+    assert all(torch.equal(x, y) for x, y in zip(grouped, again))
+    other = length_grouped_training(lengths, 16, torch.Generator().manual_seed(2))
+    assert not all(torch.equal(x, y) for x, y in zip(grouped, other))
+    # a batch holds rows of similar length: far less padding than random batches
+    random = batch_rows(2010, 16, torch.Generator().manual_seed(1))
+    assert padded_tokens(lengths, grouped) < 0.6 * padded_tokens(lengths, random)
+    assert padded_tokens(lengths, grouped) < 1.05 * int(lengths.sum())
+    # still random: the batches are not in order of length, as in evaluation
+    maxes = [int(lengths[b].max()) for b in grouped]
+    assert maxes != sorted(maxes, reverse=True)
+    # the pools are of 50 batches: a pool of 800 rows is sorted by length
+    one_pool = length_grouped_training(lengths[:800], 16, torch.Generator().manual_seed(1))
+    by_max = sorted(one_pool, key=lambda b: -int(lengths[b].max()))
+    assert all(int(lengths[x].min()) >= int(lengths[y].max())
+               for x, y in zip(by_max, by_max[1:]))
+
+
+def test_training_batches_choose_between_random_and_grouped():
+    mask = (torch.arange(12)[None] < torch.tensor([3, 12, 5, 7, 2, 12, 9, 4])[:, None]).long()
+    ex = Examples(mask, mask, torch.zeros_like(mask), torch.zeros(8, dtype=torch.long))
+    plain = training_batches(ex, 3, torch.Generator().manual_seed(5))
+    assert [b.tolist() for b in plain] == \
+        [b.tolist() for b in batch_rows(8, 3, torch.Generator().manual_seed(5))]
+    grouped = training_batches(ex, 3, torch.Generator().manual_seed(5), group_by_length=True)
+    assert [b.tolist() for b in grouped] == [b.tolist() for b in length_grouped_training(
+        ex.lengths, 3, torch.Generator().manual_seed(5))]
+    padded = Examples(mask, mask, torch.zeros_like(mask), torch.zeros(8, dtype=torch.long),
+                      pad_to_max=True)         # every batch is padded anyway: nothing to save
+    assert [b.tolist() for b in training_batches(padded, 3, torch.Generator().manual_seed(5),
+                                                 group_by_length=True)] == \
+        [b.tolist() for b in plain]
+
+
+def test_grouped_training_is_reproducible_and_recorded(tmp_path):
+    prepared = write_prepared(tmp_path / "prep", n_train=64, n_dev=16, length=16)
+    training = {"lr": 1e-3, "epochs": 2, "batch_size": 4, "group_by_length": True}
+    for name in ("a", "b"):
+        run_train(str(prepared), "pabee", {}, training, 0, str(tmp_path / name),
+                  device="cpu", progress=False)
+    run_train(str(prepared), "pabee", {}, {**training, "group_by_length": False}, 0,
+              str(tmp_path / "random"), device="cpu", progress=False)
+    a, b, random = (tmp_path / n / "model.safetensors" for n in ("a", "b", "random"))
+    assert a.read_bytes() == b.read_bytes()
+    assert a.read_bytes() != random.read_bytes()       # another data order, another model
+    assert json.loads((tmp_path / "a" / "model.json").read_text())["training"]["group_by_length"]
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -108,8 +108,11 @@ class Plan(ResultPaths, Resources):
         args = self.training_args(backbone, task, concrete)
         for key in OPTION_KEYS:
             args.pop(key, None)
+        # left out at their defaults, so that existing grids keep their command lines
         if args.get("max_steps") is None:
             args.pop("max_steps", None)
+        if not args.get("group_by_length", False):
+            args.pop("group_by_length", None)
         return args
 
     def backbone_json(self, backbone: str) -> dict[str, Any]:

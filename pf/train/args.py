@@ -18,6 +18,8 @@ class TrainingArgs:
     on a development split that is not scored, the prepared `heldout` slice of train,
     instead of the last one; refused when the prepared data has no heldout split),
     precision (fp32 | bf16 | fp16: autocast on CUDA; CPU always runs fp32),
+    group_by_length (draw training batches from random pools sorted by length, to save
+    padding; off, as every original, by default),
     eval_batch_size (checkpoint-selection evaluation).
 
     These field defaults are the only training defaults: `pf train` by hand uses them and
@@ -35,6 +37,7 @@ class TrainingArgs:
     max_grad_norm: float = 1.0
     select_on_dev: bool = False
     precision: str = "fp32"
+    group_by_length: bool = False
     eval_batch_size: int = 64
 
     @classmethod
@@ -66,8 +69,9 @@ class TrainingArgs:
             raise PfError(f"training: 'warmup_ratio' must be in [0, 1), got {values['warmup_ratio']!r}")
         if values.get("weight_decay", 0.0) < 0:
             raise PfError(f"training: 'weight_decay' must be >= 0, got {values['weight_decay']!r}")
-        if not isinstance(values.get("select_on_dev", False), bool):
-            raise PfError(f"training: 'select_on_dev' must be true or false, got {values['select_on_dev']!r}")
+        for key in ("select_on_dev", "group_by_length"):
+            if not isinstance(values.get(key, False), bool):
+                raise PfError(f"training: '{key}' must be true or false, got {values[key]!r}")
         p = values.get("precision", "fp32")
         if p not in PRECISIONS:
             raise PfError(f"training: 'precision' = {p!r} is not one of {', '.join(PRECISIONS)}"

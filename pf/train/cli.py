@@ -254,7 +254,7 @@ def register(subparsers) -> None:
     p.add_argument("--training", default=None,
                    help="training arguments: JSON text or file (lr, batch_size, grad_accum, "
                         "epochs, max_steps, warmup_ratio, weight_decay, max_grad_norm, "
-                        "select_on_dev, precision)")
+                        "select_on_dev, precision, group_by_length, eval_batch_size)")
     p.add_argument("--seed", type=int, required=True,
                    help="seed of everything random: initialisation, data order, dropout")
     p.add_argument("--out", required=True, help="checkpoint directory")

@@ -6,8 +6,11 @@ So every batch is cut to its longest row (`dynamic padding`; the columns dropped
 in every row of the batch, masked anyway, so nothing changes but the work). Where the order
 of the rows is free (evaluation, recording outputs, the engine), rows are also grouped by
 length (`length_grouped`), longest first, so that a batch holds rows of similar length;
-the callers put results back in the original order. Training batches stay randomly drawn
-(the data order is part of the seeded computation), and are trimmed only.
+the callers put results back in the original order. Training batches are randomly drawn
+(the data order is part of the seeded computation) and trimmed; with the training option
+`group_by_length` they are drawn from seeded random pools sorted by length
+(`length_grouped_training`, as `group_by_length` of the Hugging Face Trainer), which saves
+most of the padding of pair tasks on a CPU at the price of a data order no original used.
 
 Row lengths are computed once per split, on the host; forming a batch never waits for the
 GPU (inputs go through pinned memory, `pf.backbones.to_device`).
@@ -68,6 +71,37 @@ def batch_rows(n: int, batch_size: int, generator: torch.Generator | None = None
     """Row indices of each batch: shuffled with `generator`, in order without one."""
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
     return [order[k:k + batch_size] for k in range(0, n, batch_size)]
+
+
+# examples per pool, in batches: large enough that a pool's batches are of similar length,
+# small enough that every pool still mixes short and long examples of the whole split
+POOL_BATCHES = 50
+
+
+def length_grouped_training(lengths: torch.Tensor, batch_size: int, generator: torch.Generator,
+                            pool_batches: int = POOL_BATCHES) -> list[torch.Tensor]:
+    """Training batches of similar length, still random: a seeded shuffle of the rows is cut
+    into pools of `pool_batches` batches, each pool is sorted by length (longest first) and
+    cut into batches, and the batches of all pools are shuffled. Every row is in exactly
+    one batch; the result depends only on `lengths`, `batch_size` and the generator's state
+    (so an interrupted epoch resumes with the same batches)."""
+    order = torch.randperm(len(lengths), generator=generator)
+    pool = batch_size * pool_batches
+    batches: list[torch.Tensor] = []
+    for k in range(0, len(order), pool):
+        rows = order[k:k + pool]
+        rows = rows[torch.sort(-lengths[rows], stable=True).indices]
+        batches += [rows[j:j + batch_size] for j in range(0, len(rows), batch_size)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
+
+def training_batches(data: Examples, batch_size: int, generator: torch.Generator,
+                     group_by_length: bool = False) -> list[torch.Tensor]:
+    """One epoch's training batches: random, or random pools grouped by length (not when
+    every batch is padded to the max anyway)."""
+    if group_by_length and not data.pad_to_max:
+        return length_grouped_training(data.lengths, batch_size, generator)
+    return batch_rows(len(data), batch_size, generator)
 
 
 def length_grouped(lengths: torch.Tensor, batch_size: int) -> list[torch.Tensor]:

@@ -43,7 +43,7 @@ from pf.errors import PfError
 from pf.methods.base import MultiExitModel, TrainContext
 from pf.progress import EVERY_SECONDS, EVERY_STEPS, JsonLines, Progress
 from pf.train.args import TrainingArgs
-from pf.train.data import Examples, batch_rows, eval_batches, restore_order
+from pf.train.data import Examples, eval_batches, restore_order, training_batches
 from pf.train.resume import Every, ResumePoint, ResumeStore, RngState
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -312,7 +312,7 @@ def train(model: MultiExitModel, data: Examples, args: TrainingArgs, seed: int, 
                     break
                 started, started_cpu = time.perf_counter(), time.process_time()
                 epoch_start_state = data_gen.get_state()
-                batches = batch_rows(len(data), args.batch_size, data_gen)
+                batches = training_batches(data, args.batch_size, data_gen, args.group_by_length)
                 start_at = first_batch if epoch == first_epoch else 0
                 for start in range(start_at, len(batches), args.grad_accum):
                     if step >= total:
