@@ -90,8 +90,7 @@ def length_grouped_training(lengths: torch.Tensor, batch_size: int, generator: t
     batches: list[torch.Tensor] = []
     for k in range(0, len(order), pool):
         rows = order[k:k + pool]
-        rows = rows[torch.sort(-lengths[rows], stable=True).indices]
-        batches += [rows[j:j + batch_size] for j in range(0, len(rows), batch_size)]
+        batches += [rows[b] for b in length_grouped(lengths[rows], batch_size)]
     return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 
 
