@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from pf.errors import PfError
-from pf.methods.base import FreezeDecision, TrainContext, exit_weights
+from pf.methods.base import ExitOutputs, FreezeDecision, TrainContext, exit_weights
 from pf.methods.checkpoint import save_checkpoint
 from pf.methods.registry import build_model, get_method
 from test_methods_support import key_inputs, tiny_encoder
@@ -94,6 +94,39 @@ def test_pabee_loss_weights_are_i_over_sum():
     torch.testing.assert_close(model.loss_weights(), w)
     ce = torch.stack([F.cross_entropy(out.logits[:, i], labels) for i in range(n)])
     torch.testing.assert_close(model.loss(out, labels, TrainContext()).total, (w * ce).sum())
+
+
+class HostToDeviceCopies(torch.overrides.TorchFunctionMode):
+    """Records every torch call that makes a tensor on another device out of a host tensor."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls: list[str] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if isinstance(out, torch.Tensor) and out.device.type != "cpu" and any(
+                isinstance(a, torch.Tensor) and a.device.type == "cpu" for a in args):
+            self.calls.append(getattr(func, "__name__", str(func)))
+        return out
+
+
+@pytest.mark.parametrize("method", ["pabee", "pf", "deebert", "full"])
+def test_training_losses_copy_nothing_from_the_host(method):
+    """On a GPU a host tensor copied into the loss at every step waits for the GPU's queue
+    (a host synchronisation per step, seen with torch's sync debug mode on an H200 before
+    the exit weights were made on the logits' device). Here the logits live on the `meta`
+    device, so any such copy is visible without a GPU."""
+    model = make(method, {})
+    inputs, labels = key_inputs(7)
+    out = model(inputs, TrainContext())
+    meta = ExitOutputs(out.logits.detach().to("meta"),
+                       {k: v.detach().to("meta") for k, v in out.extras.items()})
+    meta_labels = labels.to("meta")
+    with HostToDeviceCopies() as copies:
+        terms = model.loss(meta, meta_labels, TrainContext())
+    assert terms.total.device.type == "meta"
+    assert copies.calls == []
 
 
 @pytest.mark.parametrize("variant,scale", [("paper", 1.0), ("released", 0.5)])

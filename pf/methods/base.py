@@ -117,11 +117,13 @@ def exit_weights(n: int, device=None) -> torch.Tensor:
 
 
 def weighted_ce(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """sum_i w_i CE(logits[:, i], y) for logits [B, E, C]."""
+    """sum_i w_i CE(logits[:, i], y) for logits [B, E, C]; `weights` on the logits' device
+    (a host tensor would be copied to the GPU at every step, and that copy waits for the
+    GPU's queue: a host synchronisation per training step)."""
     B, E, C = logits.shape
     ce = F.cross_entropy(logits.float().reshape(B * E, C), labels.repeat_interleave(E),
                          reduction="none").view(B, E).mean(0)
-    return (ce * weights.to(ce.device)).sum()
+    return (ce * weights).sum()
 
 
 class MultiExitModel(nn.Module):

@@ -33,9 +33,9 @@ class PabeeModel(MultiExitModel):
         pooled = torch.tanh(self.pooler(self.summary(hidden, state)))
         return StepResult(self.classifiers[layer_idx](self.dropout(pooled)), state)
 
-    def loss_weights(self) -> torch.Tensor:
-        return exit_weights(len(self.exit_layers))
+    def loss_weights(self, device: torch.device | str | None = None) -> torch.Tensor:
+        return exit_weights(len(self.exit_layers), device)
 
     def loss(self, out: ExitOutputs, labels: torch.Tensor, ctx: TrainContext) -> LossTerms:
-        ce = weighted_ce(out.logits, labels, self.loss_weights())
+        ce = weighted_ce(out.logits, labels, self.loss_weights(out.logits.device))
         return LossTerms(ce, {"ce": ce.detach()})

@@ -224,12 +224,12 @@ class PastFutureModel(MultiExitModel):
         return extras
 
     # --- training -------------------------------------------------------------------------
-    def loss_weights(self) -> torch.Tensor:
-        return exit_weights(len(self.exit_layers))
+    def loss_weights(self, device: torch.device | str | None = None) -> torch.Tensor:
+        return exit_weights(len(self.exit_layers), device)
 
     def loss(self, out: ExitOutputs, labels: torch.Tensor, ctx: TrainContext) -> LossTerms:
         train_logits = out.extras.get("layer_logits", out.logits)
-        ce = weighted_ce(train_logits, labels, self.loss_weights())
+        ce = weighted_ce(train_logits, labels, self.loss_weights(train_logits.device))
         parts = {"ce": ce.detach()}
         total = ce
         if "imitation" in out.extras:
