@@ -68,17 +68,24 @@ def test_frame_has_the_accuracy_of_every_exit(files):
     trunc = frame[frame["variant"] == "truncated-2x"]
     assert trunc["layer"].tolist() == [2, 2] and trunc["accuracy"].tolist() == [1.0, 1.0]
     assert list(frame.columns) == ["backbone", "task", "variant", "method", "seed", "split",
-                                   "layer", "accuracy", "majority", "n_examples"]
+                                   "layer", "accuracy", "majority", "degenerate", "n_examples"]
+    # the metrics' rule, exit by exit: at most 2 points above the majority class (0.75)
+    assert pabee[pabee["seed"] == 1]["degenerate"].tolist() == [True] * 4
+    assert pabee[pabee["seed"] == 2]["degenerate"].tolist() == [True, True, True, False]
+    assert trunc["degenerate"].tolist() == [False, False]
 
 
 def test_writes_png_and_csv(files, tmp_path):
-    written = write_exit_accuracy(files, spec_for(["pabee", "truncated-2x"]), tmp_path / "rep")
+    drawn = write_exit_accuracy(files, spec_for(["pabee", "truncated-2x"]), tmp_path / "rep")
+    written = drawn.paths
     assert [p.name for p in written] == ["exit_accuracy.png", "exit_accuracy.csv"]
     assert written[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     csv = pd.read_csv(written[1])
     assert len(csv) == 10 and csv["accuracy"].max() == 1.0
+    assert csv["degenerate"].sum() == 7
+    assert len(drawn.degenerate) == 7 and drawn.degenerate[0].startswith("sst2/pabee/seed1 exit 1:")
     again = write_exit_accuracy(files, spec_for(["pabee", "truncated-2x"]), tmp_path / "rep2")
-    assert [p.read_bytes() for p in again] == [p.read_bytes() for p in written]
+    assert [p.read_bytes() for p in again.paths] == [p.read_bytes() for p in written]
 
 
 def test_a_missing_file_is_named(files, tmp_path):
@@ -94,7 +101,7 @@ def test_a_file_whose_path_lies_is_refused(files, tmp_path):
         exit_accuracy_frame([moved])
 
 
-def test_pf_report_draws_it_from_outputs(files, tmp_path):
+def test_pf_report_draws_it_from_outputs(files, tmp_path, capsys):
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump({"backbones": {"mini": "Mini-4L"}, "tasks": ["sst2"],
                                     "seeds": [1, 2], "figures": {
@@ -106,6 +113,8 @@ def test_pf_report_draws_it_from_outputs(files, tmp_path):
     assert rc == 0
     assert (tmp_path / "r" / "exit_accuracy.png").is_file()
     assert (tmp_path / "r" / "exit_accuracy.csv").is_file()
+    err = capsys.readouterr().err
+    assert "degenerate model in exit_accuracy: sst2/pabee/seed1 exit 1:" in err
 
 
 def test_plan_declares_exactly_the_figures_outputs():

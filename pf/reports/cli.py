@@ -101,7 +101,9 @@ def _run(args) -> int:
         curves = CurveFiles(args.curves)
         for num in figures:
             if str(num) == EXIT_ACCURACY:
-                written += write_exit_accuracy(args.outputs, spec, out_dir)
+                drawn = write_exit_accuracy(args.outputs, spec, out_dir)
+                written += drawn.paths
+                warnings += [f"{EXIT_ACCURACY}: {d}" for d in drawn.degenerate]
                 continue
             path, degenerate = render_figure(num, index, curves, spec,
                                              out_dir / f"figure{num}.png")
@@ -118,6 +120,7 @@ def _run(args) -> int:
         print(f"pf report: warning: degenerate model in {line}", file=sys.stderr)
     if warnings:
         print(f"pf report: warning: {len(warnings)} degenerate result(s), marked † in the "
-              f"tables: no better than a constant answer", file=sys.stderr)
+              f"tables and hollow in the figures: no better than a constant answer",
+              file=sys.stderr)
     print(f"pf report: wrote {len(written)} file(s) to {out_dir}")
     return 0

@@ -15,8 +15,10 @@
   `{results}/outputs/{backbone}/{task}/{variant}/seed{seed}/{split}.safetensors` (exactly
   the files given); lines for multi-exit variants (mean over the seeds, band = min..max),
   markers for single-exit ones, the majority-class accuracy and majority + 10 points as
-  reference lines; one panel per task. `exit_accuracy_frame` is the same numbers as a
-  tidy table (written beside the figure as exit_accuracy.csv).
+  reference lines; one panel per task. An exit that is degenerate in any seed (the metrics'
+  rule, pf.metrics_schema.degenerate_reason, applied to that exit alone) is drawn hollow.
+  `exit_accuracy_frame` is the same numbers as a tidy table (written beside the figure as
+  exit_accuracy.csv, with the `degenerate` flag of every exit).
 The figure's subtitle says which seeds it shows and how they were combined. Output is
 deterministic: fixed size and dpi, no timestamp or software metadata.
 """
@@ -32,6 +34,7 @@ from pathlib import Path
 from pf.errors import PfError
 from pf.io import atomic_path
 from pf.layout import EXIT_ACCURACY, curve_path, outputs_path
+from pf.metrics_schema import DEGENERATE_MARGIN, DEGENERATE_SHARE
 from pf.reports.results import MetricsIndex, ResultKey, degenerate_results, resolve_seeds
 from pf.reports.spec import CurveFigureSpec, ReportSpec
 from pf.tasks import TASKS
@@ -390,11 +393,13 @@ def outputs_key(path: Path) -> tuple[OutputsKey, str]:
 def exit_accuracy_frame(paths: Iterable[str | os.PathLike]):
     """Accuracy of every exit of every outputs file given: a frame with columns backbone,
     task, variant, method, seed, split, layer (1-based), accuracy, majority (accuracy of
-    always answering the split's most frequent label), n_examples; sorted."""
+    always answering the split's most frequent label), degenerate (that exit alone, by the
+    metrics' rule), n_examples; sorted."""
     import numpy as np
     import pandas as pd
 
     from pf.layer_outputs import load_outputs
+    from pf.metrics_schema import degenerate_reason
 
     rows = []
     seen: set[tuple[OutputsKey, str]] = set()
@@ -415,12 +420,17 @@ def exit_accuracy_frame(paths: Iterable[str | os.PathLike]):
         if n == 0:
             raise PfError(f"{path}: no examples")
         majority = float(np.bincount(labels).max() / n)
-        correct = np.asarray(out.logits).argmax(-1) == labels[:, None]      # [N, E]
+        logits = np.asarray(out.logits)                                     # [N, E, C]
+        predicted = logits.argmax(-1)
+        correct = predicted == labels[:, None]                              # [N, E]
         for e, layer in enumerate(np.asarray(out.exit_layers).tolist()):
+            accuracy = float(correct[:, e].mean())
+            counts = np.bincount(predicted[:, e], minlength=logits.shape[-1]).tolist()
             rows.append({"backbone": key.backbone, "task": key.task, "variant": key.variant,
                          "method": out.method, "seed": key.seed, "split": split,
-                         "layer": int(layer), "accuracy": float(correct[:, e].mean()),
-                         "majority": majority, "n_examples": n})
+                         "layer": int(layer), "accuracy": accuracy, "majority": majority,
+                         "degenerate": degenerate_reason(counts, accuracy, majority) is not None,
+                         "n_examples": n})
     if not rows:
         raise PfError("the per-exit accuracy needs per-layer outputs files (--outputs)")
     frame = pd.DataFrame(rows)
@@ -453,6 +463,11 @@ def exit_accuracy_figure(frame, spec: ReportSpec) -> Figure:
     lines = [v for v in cfg.variants if n_exits[v] > 1]
     points = [v for v in cfg.variants if n_exits[v] == 1]
     palette = sns.color_palette("colorblind", max(len(lines), 1))
+    flagged = data[data["degenerate"]]
+    degenerate = sorted({f"{r.task}/{r.variant}/seed{r.seed} exit {r.layer}: at most "
+                         f"{100 * DEGENERATE_MARGIN:.0f} points above the majority class or "
+                         f">= {100 * DEGENERATE_SHARE:.0f}% one class"
+                         for r in flagged.itertuples()})
     with sns.axes_style("whitegrid"), plt.rc_context({"font.size": 9}):
         fig, panels = _task_panels(plt, len(tasks), 3.4, 0.9)
         handles: dict[str, object] = {}
@@ -469,6 +484,10 @@ def exit_accuracy_figure(frame, spec: ReportSpec) -> Figure:
                     cfg.backbone)
                 (line,) = ax.plot(x, 100.0 * by_layer.mean().to_numpy(), color=palette[i],
                                   lw=1.6, marker="o", ms=3)
+                bad = rows[(rows["variant"] == variant) & rows["degenerate"]]["layer"].unique()
+                if len(bad):
+                    ax.scatter(bad, 100.0 * by_layer.mean().loc[bad].to_numpy(), s=22,
+                               facecolors="white", edgecolors=palette[i], lw=1.2, zorder=4)
                 if len(seeds) > 1:
                     ax.fill_between(x, 100.0 * by_layer.min().to_numpy(),
                                     100.0 * by_layer.max().to_numpy(), color=palette[i],
@@ -480,9 +499,12 @@ def exit_accuracy_figure(frame, spec: ReportSpec) -> Figure:
                 layer = int(sel["layer"].iloc[0])
                 label = spec.format_label(spec.label_template(variant, method), cfg.backbone,
                                           n_layers, layer)
-                h = ax.scatter([layer], [100.0 * float(sel["accuracy"].mean())], s=40,
-                               marker=MARKERS[j % len(MARKERS)], color="black", zorder=5)
-                handles.setdefault(label, h)
+                marker = MARKERS[j % len(MARKERS)]
+                ax.scatter([layer], [100.0 * float(sel["accuracy"].mean())], s=40,
+                           marker=marker, edgecolors="black",
+                           facecolors="none" if sel["degenerate"].any() else "black", zorder=5)
+                # the legend shows the marker filled, whichever panel drew it first
+                handles.setdefault(label, ax.scatter([], [], s=40, marker=marker, color="black"))
             h_major = ax.axhline(100.0 * majority, color="grey", ls="--", lw=1)
             h_bar = ax.axhline(100.0 * (majority + EXIT_ACCURACY_MARGIN), color="grey",
                                ls=":", lw=1)
@@ -498,13 +520,22 @@ def exit_accuracy_figure(frame, spec: ReportSpec) -> Figure:
         listed = ", ".join(map(str, seeds))
         note = (f"{spec.split} split; seed {listed}" if len(seeds) == 1 else
                 f"{spec.split} split; mean of {len(seeds)} seeds ({listed}), band: min to max")
+        if degenerate:
+            note += "; hollow marker: degenerate exit (in at least one seed)"
         fig.suptitle(f"Accuracy of every exit, {spec.backbone_label(cfg.backbone)}\n"
                      f"{_wrap(note, fig)}", fontsize=9)
-    return Figure(fig, [])
+    return Figure(fig, degenerate)
+
+
+@dataclass
+class WrittenFigure:
+    """The files of a figure and the degenerate results it shows (for the report's warning)."""
+    paths: list[Path]
+    degenerate: list[str]
 
 
 def write_exit_accuracy(paths: Iterable[str | os.PathLike], spec: ReportSpec,
-                        out_dir: str | os.PathLike) -> list[Path]:
+                        out_dir: str | os.PathLike) -> WrittenFigure:
     """exit_accuracy.png and exit_accuracy.csv (the frame, per seed) in `out_dir`."""
     from pf.io import atomic_write_text
 
@@ -518,7 +549,7 @@ def write_exit_accuracy(paths: Iterable[str | os.PathLike], spec: ReportSpec,
         plt.close(drawn.fig)
     csv = out_dir / f"{EXIT_ACCURACY}.csv"
     atomic_write_text(csv, frame.to_csv(index=False, float_format="%.6f", lineterminator="\n"))
-    return [png, csv]
+    return WrittenFigure([png, csv], drawn.degenerate)
 
 
 # ------------------------------------------------------------------- entry point
