@@ -93,7 +93,9 @@ clean-results:
 	    for f in reference .git Makefile; do if [ -e "$$1/$$f" ]; then \
 	        echo "clean-results: refusing to remove '$$1': it holds $$f" >&2; exit 2; fi; done; }; \
 	for d in $$( (echo results; echo logs; $(call CONFIG_DIRS,results_dir|logs_dir)) | sort -u); do \
-	    refuse "$$d"; [ -e "$$d" ] || continue; \
+	    refuse "$$d"; \
+	    case "$$d" in "~"/*) d="$$HOME/$${d#"~/"}"; refuse "$$d";; esac; \
+	    [ -e "$$d" ] || continue; \
 	    if [ "$${d%/}" = results ]; then \
 	        find results -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +; \
 	    else rm -rf "$$d"; fi; \

@@ -3,6 +3,7 @@ what git tracks (the committed references above all) stays."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -52,9 +53,10 @@ def _touch(root: Path, names: list[str]) -> None:
         (root / name).write_text("x\n")
 
 
-def _make(copy: Path, *args: str) -> subprocess.CompletedProcess:
+def _make(copy: Path, *args: str, home: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, HOME=str(home)) if home else None
     return subprocess.run(["make", "-s", "clean-results", *args], cwd=copy, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, env=env)
 
 
 def test_clean_results_removes_what_the_dag_made_and_keeps_references(checkout: Path, tmp_path):
@@ -99,3 +101,17 @@ def test_clean_results_refuses_a_directory_holding_the_checkout(checkout: Path):
     res = _make(checkout)
     assert res.returncode != 0 and "refusing to remove" in res.stderr
     assert (checkout / "Makefile").exists()
+
+
+def test_clean_results_expands_a_home_relative_results_dir(checkout: Path, tmp_path):
+    """`~/...` means the home folder, as pf.config.load_config expands it for the DAG; a
+    folder literally named '~' in the checkout is not what the DAG made."""
+    home = tmp_path / "home"
+    (checkout / "config" / "mine.yaml").write_text("results_dir: ~/pf-results\n")
+    _touch(home, ["pf-results/metrics/a.json"])
+    _touch(checkout, ["~/pf-results/keep.txt"])
+    res = _make(checkout, home=home)
+    assert res.returncode == 0, res.stderr
+    assert not (home / "pf-results").exists()
+    assert (checkout / "~" / "pf-results" / "keep.txt").exists()
+    assert f"removed {home}/pf-results" in res.stdout

@@ -132,6 +132,19 @@ def test_glue_dir_source_needs_path(base):
     assert "data.glue_dir" in msg
 
 
+def test_home_relative_paths_are_expanded(base, monkeypatch, tmp_path):
+    """Snakemake writes paths as given: '~/x' must not become a folder named '~'."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    cfg = copy.deepcopy(base)
+    cfg.update(results_dir="~/r", reports_dir="~/rep", logs_dir="~/l")
+    cfg["data"].update(source="glue_dir", glue_dir="~/glue")
+    checked = check_config(cfg)
+    assert (checked["results_dir"], checked["reports_dir"], checked["logs_dir"]) == (
+        f"{tmp_path}/r", f"{tmp_path}/rep", f"{tmp_path}/l")
+    assert checked["data"]["glue_dir"] == f"{tmp_path}/glue"
+    assert Plan(checked).results == f"{tmp_path}/r"
+
+
 def test_heldout_calibration_needs_fraction(base):
     msg = error_of(mutate(base, lambda c: c["calibration"].update(split="heldout")))
     assert "heldout_fraction" in msg

@@ -56,6 +56,12 @@ def check_config(config: Any, where: str = "config") -> dict[str, Any]:
         raise PfError("invalid configuration:\n  " + "\n  ".join(errors))
     config = copy.deepcopy(config)
     fill_defaults(config, load_schema(), load_schema())
+    # Snakemake and the shell commands of its rules take paths as written: a leading '~'
+    # would make a folder named '~' in the checkout (make clean-results expands it the same way)
+    for key in ("results_dir", "reports_dir", "logs_dir"):
+        config[key] = os.path.expanduser(config[key])
+    if config["data"].get("glue_dir"):
+        config["data"]["glue_dir"] = os.path.expanduser(config["data"]["glue_dir"])
     load_plugins(config["plugins"], f"{where}: plugins: plug-in")
     errors = semantic_errors(config, where)
     if errors:
