@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from pf.errors import PfError, unknown
-from pf.hf_hub import fetch_hint, hub_switched_off, local_model_dir
+from pf.hf_hub import fetch_hint, hub_switched_off, local_model_dir, missing_safetensors
 
 FAMILIES = ("bert", "roberta", "albert")
 # `sdpa` (PyTorch's fused scaled-dot-product attention) is the default: on CUDA it is much
@@ -149,11 +149,9 @@ def load_pretrained_model(spec: BackboneSpec):
 
     source = model_source(spec)
     local = Path(source)
-    if local.is_dir() and not any(local.glob("*.safetensors")):
-        raise PfError(
-            f"backbone '{spec.name}': the model directory {local} has no safetensors weights; "
-            f"pf never loads pickled checkpoints (*.bin, *.pt). Convert the model to "
-            f"safetensors or choose one that has them.")
+    problem = missing_safetensors(local) if local.is_dir() else None
+    if problem:
+        raise PfError(f"backbone '{spec.name}': the model directory {local} has {problem}")
     try:
         # add_pooling_layer stays on: DeeBERT and PABEE start from the pretrained pooler.
         # use_safetensors: a hub repository with only pickled weights is refused, not unpickled

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from pf.errors import PfError
-from pf.hf_hub import hub_switched_off, local_model_dir
+from pf.hf_hub import hub_switched_off, local_model_dir, missing_safetensors
 
 # Files of a model repository the jobs read: configuration, tokenizer, safetensors weights.
 MODEL_FILES = ("*.json", "*.txt", "*.model", "*.safetensors", "*.jinja")
@@ -176,9 +176,9 @@ def _check_snapshot(model: HubModel, folder: Path) -> list[str]:
     problems = []
     if "config.json" not in top:
         problems.append("no config.json")
-    if not any(f.endswith(".safetensors") for f in top):
-        problems.append("no safetensors weights (pf never loads pickled *.bin checkpoints; "
-                        "convert the model to safetensors or choose one that has them)")
+    weights = missing_safetensors(folder)
+    if weights:
+        problems.append(weights)
     if not problems:
         from transformers import AutoTokenizer
 

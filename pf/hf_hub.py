@@ -83,6 +83,14 @@ def package_model_dir(backbone: str, source: str) -> Path:
     return path
 
 
+def missing_safetensors(folder: Path) -> str | None:
+    """Why the model folder cannot be loaded by pf (no *.safetensors at its top), or None."""
+    if any(folder.glob("*.safetensors")):
+        return None
+    return ("no safetensors weights (pf never loads pickled checkpoints such as *.bin or "
+            "*.pt; convert the model to safetensors or choose one that has them)")
+
+
 def local_model_dir(backbone: str, source: str) -> Path | None:
     """The local directory `pretrained` names, or None when it is a hub id.
 
