@@ -34,7 +34,7 @@ from pathlib import Path
 from pf.errors import PfError
 from pf.io import atomic_path
 from pf.layout import EXIT_ACCURACY, curve_path, outputs_path
-from pf.metrics_schema import DEGENERATE_MARGIN, DEGENERATE_SHARE
+from pf.metrics_schema import DEGENERATE_MARGIN, DEGENERATE_SHARE, degenerate_reason
 from pf.reports.results import MetricsIndex, ResultKey, degenerate_results, resolve_seeds
 from pf.reports.spec import CurveFigureSpec, ReportSpec
 from pf.tasks import TASKS
@@ -399,7 +399,6 @@ def exit_accuracy_frame(paths: Iterable[str | os.PathLike]):
     import pandas as pd
 
     from pf.layer_outputs import load_outputs
-    from pf.metrics_schema import degenerate_reason
 
     rows = []
     seen: set[tuple[OutputsKey, str]] = set()
@@ -503,8 +502,8 @@ def exit_accuracy_figure(frame, spec: ReportSpec) -> Figure:
                 ax.scatter([layer], [100.0 * float(sel["accuracy"].mean())], s=40,
                            marker=marker, edgecolors="black",
                            facecolors="none" if sel["degenerate"].any() else "black", zorder=5)
-                # the legend shows the marker filled, whichever panel drew it first
-                handles.setdefault(label, ax.scatter([], [], s=40, marker=marker, color="black"))
+                if label not in handles:   # filled in the legend, whichever panel drew it first
+                    handles[label] = ax.scatter([], [], s=40, marker=marker, color="black")
             h_major = ax.axhline(100.0 * majority, color="grey", ls="--", lw=1)
             h_bar = ax.axhline(100.0 * (majority + EXIT_ACCURACY_MARGIN), color="grey",
                                ls=":", lw=1)
