@@ -117,3 +117,21 @@ def read_yaml(path: str | os.PathLike) -> Any:
     import yaml
 
     return _read(path, yaml.safe_load, (yaml.YAMLError, UnicodeDecodeError), "YAML")
+
+
+def sort_safetensors_metadata(path: str | os.PathLike) -> None:
+    """Rewrite the header with its metadata keys sorted, in place: safetensors writes a
+    metadata map in an order that changes from process to process, and same-seed runs must
+    give byte-identical files. Same keys and values, so the header keeps its length."""
+    import struct
+
+    with open(path, "r+b") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        raw = f.read(n)
+        header = json.loads(raw)
+        header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
+        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        if len(text) > n:       # not expected; the file stays valid, only its order varies
+            return
+        f.seek(8)
+        f.write(text + b" " * (n - len(text)))

@@ -62,7 +62,7 @@ def save_outputs(path: str | os.PathLike, out: LayerOutputs) -> None:
     """Write `out` atomically (numpy only)."""
     from safetensors.numpy import save_file
 
-    from pf.io import atomic_path
+    from pf.io import atomic_path, sort_safetensors_metadata
 
     validate(out, str(path))
     tensors = {"logits": np.ascontiguousarray(out.logits, dtype=np.float32),
@@ -70,25 +70,7 @@ def save_outputs(path: str | os.PathLike, out: LayerOutputs) -> None:
                "exit_layers": np.ascontiguousarray(out.exit_layers, dtype=np.int64)}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=out.metadata())
-        _sort_metadata(tmp)
-
-
-def _sort_metadata(path) -> None:
-    """Rewrite the header with its metadata keys sorted, in place: safetensors writes a
-    metadata map in an order that changes from process to process, and same-seed runs must
-    give byte-identical files. Same keys and values, so the header keeps its length."""
-    import struct
-
-    with open(path, "r+b") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        raw = f.read(n)
-        header = json.loads(raw)
-        header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
-        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        if len(text) > n:       # not expected; the file stays valid, only its order varies
-            return
-        f.seek(8)
-        f.write(text + b" " * (n - len(text)))
+        sort_safetensors_metadata(tmp)
 
 
 def load_outputs(path: str | os.PathLike) -> LayerOutputs:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pf.io import sort_safetensors_metadata
 from pf.versions import package_versions
 
 if TYPE_CHECKING:  # torch is imported lazily: `pf --help` stays fast
@@ -287,6 +288,7 @@ def _save_split(path: Path, encoded: dict, ids: list[str], task: str, split: str
 
     save_file({k: encoded[k].contiguous() for k in TENSOR_KEYS}, str(path),
               metadata={"ids": json.dumps(ids), "task": task, "split": split})
+    sort_safetensors_metadata(path)
 
 
 VERSION_PACKAGES = ("pf-early-exit", "torch", "transformers", "tokenizers", "datasets",

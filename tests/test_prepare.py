@@ -90,6 +90,12 @@ def test_prepare_deterministic(tmp_path):
         with safe_open(str(tmp_path / "a" / f"{split}.safetensors"), "pt") as fa, \
                 safe_open(str(tmp_path / "b" / f"{split}.safetensors"), "pt") as fb:
             assert fa.metadata() == fb.metadata()
+        # byte for byte: safetensors writes its metadata map in an order that changes from
+        # call to call; pf sorts it (pf.io.sort_safetensors_metadata)
+        raw = (tmp_path / "a" / f"{split}.safetensors").read_bytes()
+        assert raw == (tmp_path / "b" / f"{split}.safetensors").read_bytes()
+        header = json.loads(raw[8:8 + int.from_bytes(raw[:8], "little")])
+        assert list(header["__metadata__"]) == sorted(header["__metadata__"])
     assert load_tokenizer(tmp_path / "a").get_vocab() == load_tokenizer(tmp_path / "b").get_vocab()
 
 
