@@ -476,16 +476,18 @@ def exit_accuracy_figure(frame, spec: ReportSpec) -> Figure:
             majority = float(rows["majority"].iloc[0])
             n_layers = int(rows["layer"].max())
             for i, variant in enumerate(lines):
-                by_layer = rows[rows["variant"] == variant].groupby("layer")["accuracy"]
-                x = by_layer.mean().index.to_numpy()
+                sel = rows[rows["variant"] == variant]
+                by_layer = sel.groupby("layer")["accuracy"]
+                mean = by_layer.mean()
+                x = mean.index.to_numpy()
                 label = spec.format_label(spec.label_template(
-                    variant, str(rows[rows["variant"] == variant]["method"].iloc[0])),
-                    cfg.backbone)
-                (line,) = ax.plot(x, 100.0 * by_layer.mean().to_numpy(), color=palette[i],
+                    variant, str(sel["method"].iloc[0])), cfg.backbone)
+                (line,) = ax.plot(x, 100.0 * mean.to_numpy(), color=palette[i],
                                   lw=1.6, marker="o", ms=3)
-                bad = rows[(rows["variant"] == variant) & rows["degenerate"]]["layer"].unique()
-                if len(bad):
-                    ax.scatter(bad, 100.0 * by_layer.mean().loc[bad].to_numpy(), s=22,
+                flagged_layers = sel.groupby("layer")["degenerate"].any()
+                if flagged_layers.any():
+                    bad = mean[flagged_layers]
+                    ax.scatter(bad.index.to_numpy(), 100.0 * bad.to_numpy(), s=22,
                                facecolors="white", edgecolors=palette[i], lw=1.2, zorder=4)
                 if len(seeds) > 1:
                     ax.fill_between(x, 100.0 * by_layer.min().to_numpy(),
