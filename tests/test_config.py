@@ -274,8 +274,17 @@ def test_per_target_variants_derive_layers(base):
     assert plan.method_options("bert", "mrpc", "kd-2x")["layers"] == 3
     assert plan.teacher("kd-2x") == "full"
     assert plan.exit_rule("pabee") == "patience" and plan.exit_rule("truncated-2x") == "last"
-    with pytest.raises(PfError):
+    with pytest.raises(PfError, match="unknown variant 'pf-3x'"):
         plan.parse_concrete("pf-3x")
+
+
+def test_a_per_target_variant_asked_by_its_own_name_is_told_the_concrete_names(base):
+    # a result path naming `truncated` (not `truncated-2x`) used to be told
+    # "unknown variant 'truncated' (did you mean 'truncated'?)"
+    plan = Plan(check_config(base))
+    with pytest.raises(PfError, match=r"variant 'truncated' trains one model per target "
+                                      r"speed-up: name one of them \('truncated-2x', "):
+        plan.parse_concrete("truncated")
 
 
 def test_training_args_precedence(base):

@@ -62,6 +62,11 @@ class Plan(ResultPaths, Resources):
         base, sep, rest = concrete.rpartition("-")
         if sep and rest.endswith("x") and base in self.variants and self.is_per_target(base):
             return base, fmt_target(rest[:-1])
+        if concrete in self.variants:
+            # a per-target variant's own name is no model: each target is one
+            names = ", ".join(f"'{self.concrete(concrete, t)}'" for t in self.targets)
+            raise PfError(f"variant '{concrete}' trains one model per target speed-up: "
+                          f"name one of them ({names})")
         raise PfError(f"unknown variant '{concrete}'{did_you_mean(concrete, self.variants)}")
 
     def method(self, concrete: str) -> str:
