@@ -15,7 +15,7 @@ from pf.cli import main as pf_main
 from pf.config import Plan, check_config
 from pf.errors import PfError
 from pf.layer_outputs import LayerOutputs, save_outputs
-from pf.reports.figures import exit_accuracy_frame, write_exit_accuracy
+from pf.reports.exit_accuracy import exit_accuracy_frame, write_exit_accuracy
 from pf.reports.from_config import report_spec
 from pf.reports.spec import spec_from_dict
 
@@ -68,11 +68,16 @@ def test_frame_has_the_accuracy_of_every_exit(files):
     trunc = frame[frame["variant"] == "truncated-2x"]
     assert trunc["layer"].tolist() == [2, 2] and trunc["accuracy"].tolist() == [1.0, 1.0]
     assert list(frame.columns) == ["backbone", "task", "variant", "method", "seed", "split",
-                                   "layer", "accuracy", "majority", "degenerate", "n_examples"]
+                                   "layer", "accuracy", "majority", "degenerate",
+                                   "degenerate_reason", "n_examples"]
     # the metrics' rule, exit by exit: at most 2 points above the majority class (0.75)
     assert pabee[pabee["seed"] == 1]["degenerate"].tolist() == [True] * 4
     assert pabee[pabee["seed"] == 2]["degenerate"].tolist() == [True, True, True, False]
     assert trunc["degenerate"].tolist() == [False, False]
+    # each flagged exit says why, by the metrics' own words; the others say nothing
+    assert pabee["degenerate_reason"].iloc[0] == ("score 0.0000 is not more than 0.02 above "
+                                                  "the majority-class score 0.7500")
+    assert (frame["degenerate_reason"] != "").tolist() == frame["degenerate"].tolist()
 
 
 def test_writes_png_and_csv(files, tmp_path):
@@ -83,7 +88,10 @@ def test_writes_png_and_csv(files, tmp_path):
     csv = pd.read_csv(written[1])
     assert len(csv) == 10 and csv["accuracy"].max() == 1.0
     assert csv["degenerate"].sum() == 7
-    assert len(drawn.degenerate) == 7 and drawn.degenerate[0].startswith("sst2/pabee/seed1 exit 1:")
+    assert len(drawn.degenerate) == 7
+    assert drawn.degenerate[0] == ("sst2/pabee/seed1 exit 1: score 0.0000 is not more than "
+                                   "0.02 above the majority-class score 0.7500")
+    assert csv["degenerate_reason"].notna().tolist() == csv["degenerate"].tolist()
     again = write_exit_accuracy(files, spec_for(["pabee", "truncated-2x"]), tmp_path / "rep2")
     assert [p.read_bytes() for p in again.paths] == [p.read_bytes() for p in written]
 

@@ -15,7 +15,7 @@ per-exit accuracy figure (`--figure exit_accuracy`: exit_accuracy.png and .csv);
 Nothing else is read: each table and figure takes exactly the results its spec names, and a
 missing one is an error naming it. Models flagged degenerate in the metrics are marked in
 the tables and named in a warning on stderr. Outputs (atomic): {out-dir}/table{N}.{tex,csv,md},
-{out-dir}/figure{N}.png, {out-dir}/latency.{tex,csv,md}.
+{out-dir}/figure{N}.png, {out-dir}/exit_accuracy.{png,csv}, {out-dir}/latency.{tex,csv,md}.
 """
 
 from __future__ import annotations
@@ -96,19 +96,18 @@ def _run(args) -> int:
             warnings += [f"{table.name}: {d}" for d in table.degenerate]
     if figures:
         from pf.layout import EXIT_ACCURACY
-        from pf.reports.figures import CurveFiles, render_figure, write_exit_accuracy
+        from pf.reports.exit_accuracy import write_exit_accuracy
+        from pf.reports.figures import CurveFiles, render_figure
 
         curves = CurveFiles(args.curves)
         for num in figures:
             if str(num) == EXIT_ACCURACY:
-                drawn = write_exit_accuracy(args.outputs, spec, out_dir)
-                written += drawn.paths
-                warnings += [f"{EXIT_ACCURACY}: {d}" for d in drawn.degenerate]
-                continue
-            path, degenerate = render_figure(num, index, curves, spec,
-                                             out_dir / f"figure{num}.png")
-            written.append(path)
-            warnings += [f"figure{num}: {d}" for d in degenerate]
+                drawn, name = write_exit_accuracy(args.outputs, spec, out_dir), EXIT_ACCURACY
+            else:
+                drawn = render_figure(num, index, curves, spec, out_dir / f"figure{num}.png")
+                name = f"figure{num}"
+            written += drawn.paths
+            warnings += [f"{name}: {d}" for d in drawn.degenerate]
     if args.latency:
         from pf.reports.collect import read_latency
         from pf.reports.tables import latency_table
