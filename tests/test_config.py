@@ -43,6 +43,43 @@ def test_shipped_configs_are_valid(name):
         assert plan.table_inputs(table)
 
 
+def test_strings_that_spell_numbers_are_numbers_where_the_schema_wants_them(base):
+    # what Snakemake's `--config 'training={defaults: {epochs: 3}}'` gives: every value
+    # inside a nested mapping is a string (PyYAML's BaseLoader)
+    def fn(c):
+        c["training"]["defaults"].update(epochs="3", lr="5e-5", select_on_dev="true")
+        c["training"]["tasks"] = {"mrpc": {"warmup_ratio": "0.1"}}
+        c["data"]["train_limit"] = "null"
+        c["seeds"] = ["42", "43"]
+        c["targets"] = ["2", "3.0"]
+    given = mutate(base, fn)
+    cfg = check_config(given)
+    assert cfg["training"]["defaults"]["epochs"] == 3
+    assert cfg["training"]["defaults"]["lr"] == 5e-5
+    assert cfg["training"]["defaults"]["select_on_dev"] is True
+    assert cfg["training"]["tasks"]["mrpc"]["warmup_ratio"] == 0.1
+    assert cfg["data"]["train_limit"] is None
+    assert cfg["seeds"] == [42, 43] and cfg["targets"] == [2, 3.0]
+    assert given["training"]["defaults"]["epochs"] == "3"        # the caller's is untouched
+    assert Plan(cfg).trainer_args("bert", "mrpc", "pf")["epochs"] == 3
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("epochs", "ten", "training.defaults.epochs: 'ten' is not of type 'integer'"),
+    ("epochs", "2.5", "training.defaults.epochs: '2.5' is not of type 'integer'"),
+    ("lr", "nan", "training.defaults.lr: 'nan' is not of type 'number'"),
+    ("select_on_dev", "1", "training.defaults.select_on_dev: '1' is not of type 'boolean'"),
+])
+def test_strings_that_do_not_spell_the_wanted_type_are_still_named(base, key, value, expected):
+    msg = error_of(mutate(base, lambda c: c["training"]["defaults"].update({key: value})))
+    assert expected in msg
+
+
+def test_a_string_field_keeps_a_string_that_looks_like_a_number(base):
+    cfg = check_config(mutate(base, lambda c: c.update(results_dir="2024")))
+    assert cfg["results_dir"] == "2024"
+
+
 def test_defaults_are_filled(base):
     cfg = mutate(base, lambda c: [c.pop(k) for k in ("results_dir", "reports_dir", "calibration")])
     cfg = check_config(cfg)

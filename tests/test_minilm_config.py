@@ -85,6 +85,19 @@ def test_snakemake_config_overrides_the_glue_dir_and_the_model(tmp_path):
     assert "--data-dir /data/my-glue" in out and "--train-limit 6000" in out
     assert f"pf download --model {HUB_ID}" in out
     assert f'"pretrained": "{HUB_ID}"' in out and '"label"' not in out
+    # numbers inside a nested mapping reach Snakemake as strings; the schema's numbers
+    # are numbers again (pf.config.schema.coerce_scalar_strings), the file's other keys stay
+    numbers = subprocess.run(cmd + ["training={tasks: {mrpc: {lr: 5e-5, epochs: 3}}}"],
+                             cwd=REPO, capture_output=True, text=True, timeout=300)
+    out = numbers.stdout + numbers.stderr
+    assert numbers.returncode == 0, out
+    mrpc = [line for line in out.splitlines()
+            if "pf train" in line and "prepared/minilm/mrpc " in line]
+    # full, truncated at 2x and 3x, DeeBERT, PABEE, Past-Future; two seeds
+    assert len(mrpc) == 6 * 2
+    assert all('"epochs": 3,' in line and '"lr": 5e-05,' in line for line in mrpc)
+    pf_lines = [line for line in mrpc if "--method pf " in line]
+    assert len(pf_lines) == 2 and all('"frozen_layers": 2,' in line for line in pf_lines)
     dotted = subprocess.run(cmd[:-2] + ["data.glue_dir=/x"], cwd=REPO, capture_output=True,
                             text=True, timeout=300)
     assert dotted.returncode != 0

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pf.config.checks import semantic_errors
-from pf.config.schema import fill_defaults, load_schema, schema_errors
+from pf.config.schema import coerce_scalar_strings, fill_defaults, load_schema, schema_errors
 from pf.errors import PfError
 from pf.io import read_yaml
 from pf.plugins import load_plugins
@@ -51,10 +51,10 @@ def check_config(config: Any, where: str = "config") -> dict[str, Any]:
     """
     if not isinstance(config, dict):
         raise PfError(f"{where}: expected a mapping at the top level, got {type(config).__name__}")
+    config = coerce_scalar_strings(config)     # a copy: the caller's config is untouched
     errors = schema_errors(config, where)
     if errors:
         raise PfError("invalid configuration:\n  " + "\n  ".join(errors))
-    config = copy.deepcopy(config)
     fill_defaults(config, load_schema(), load_schema())
     # Snakemake and the shell commands of its rules take paths as written: a leading '~'
     # would make a folder named '~' in the checkout (make clean-results expands it the same way)

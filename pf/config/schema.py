@@ -91,6 +91,67 @@ def fill_defaults(instance: Any, schema: Mapping[str, Any], root: Mapping[str, A
                 fill_defaults(value, extra, root)
 
 
+# Scalar JSON types a string may stand for (Snakemake's --config reads every value inside a
+# YAML mapping with PyYAML's BaseLoader, so `--config 'training={defaults: {epochs: 10}}'`
+# arrives as the string "10").
+_SCALAR_TYPES = {"integer": (int,), "number": (int, float), "boolean": (bool,),
+                 "null": (type(None),)}
+
+
+def _scalar_of(text: str, wanted: list[str]) -> tuple[bool, Any]:
+    """(True, value) when `text` spells a value of one of the `wanted` JSON types."""
+    import math
+
+    import yaml
+
+    if text.strip().lower() in ("yes", "no", "on", "off", "y", "n"):
+        return False, None      # YAML 1.1 booleans: a JSON-minded user means a word
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return False, None
+    if isinstance(value, str) and "number" in wanted:
+        try:            # PyYAML reads 5e-5 (no dot) as a string; Python's float does not
+            value = float(text)
+        except ValueError:
+            return False, None
+    for kind in wanted:
+        types = _SCALAR_TYPES.get(kind, ())
+        if isinstance(value, types) and not (isinstance(value, bool) and kind != "boolean"):
+            if isinstance(value, float) and not math.isfinite(value):
+                return False, None
+            return True, value
+    return False, None
+
+
+def coerce_scalar_strings(config: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `config` in which each string that stands where the schema wants a number,
+    an integer, a boolean or null, and spells one, is that value ("10" -> 10, "5e-5" ->
+    5e-05, "true" -> True); every other value is left for the schema to judge."""
+    import jsonschema
+
+    config = copy.deepcopy(config)
+    validator = jsonschema.Draft202012Validator(load_schema())
+    for _ in range(10_000):     # one value per pass: a change can move the other errors
+        for err in validator.iter_errors(config):
+            wanted = err.validator_value if err.validator == "type" else None
+            if isinstance(wanted, str):
+                wanted = [wanted]
+            if not (isinstance(err.instance, str) and wanted and err.absolute_path):
+                continue
+            ok, value = _scalar_of(err.instance, list(wanted))
+            if ok:
+                *parents, last = err.absolute_path
+                node: Any = config
+                for part in parents:
+                    node = node[part]
+                node[last] = value
+                break
+        else:
+            return config
+    return config
+
+
 def schema_errors(config: Any, where: str) -> list[str]:
     import jsonschema
 
