@@ -75,6 +75,18 @@ def test_strings_that_do_not_spell_the_wanted_type_are_still_named(base, key, va
     assert expected in msg
 
 
+def test_one_task_of_a_complete_config_runs_alone():
+    # what `--config 'tasks=[mrpc]' 'analysis_tasks=[mrpc]'` gives over config/minilm.yaml,
+    # whose table_metric and training.tasks name rte and sst2 too
+    cfg = yaml.safe_load((ROOT / "config" / "minilm.yaml").read_text())
+    cfg.update(tasks=["mrpc"], analysis_tasks=["mrpc"])
+    plan = Plan(check_config(cfg))
+    assert all("/minilm/mrpc/" in path for path in plan.all_metrics())
+    assert plan.trainer_args("minilm", "mrpc", "pf")["epochs"] == 5
+    cfg["training"]["tasks"]["mrcp"] = {"epochs": 1}          # a typo is still refused
+    assert "unknown key 'training.tasks.mrcp' (did you mean 'mrpc'?)" in error_of(cfg)
+
+
 def test_a_string_field_keeps_a_string_that_looks_like_a_number(base):
     cfg = check_config(mutate(base, lambda c: c.update(results_dir="2024")))
     assert cfg["results_dir"] == "2024"
