@@ -184,7 +184,8 @@ def exit_accuracy_figure(frame, spec: ReportSpec) -> Figure:
         note = (f"{spec.split} split; seed {listed}" if len(seeds) == 1 else
                 f"{spec.split} split; mean of {len(seeds)} seeds ({listed}), band: min to max")
         if degenerate:
-            note += "; hollow marker: degenerate exit (in at least one seed)"
+            note += "; hollow marker: degenerate exit" + (
+                " (in at least one seed)" if len(seeds) > 1 else "")
         fig.suptitle(f"Accuracy of every exit, {spec.backbone_label(cfg.backbone)}\n"
                      f"{wrap(note, fig)}", fontsize=9)
     return Figure(fig, degenerate)
