@@ -55,6 +55,11 @@ class Plan(ResultPaths, Resources):
         """The concrete variant (result-path name) of `variant` at a target speed-up."""
         return concrete_variant(variant, target, self.is_per_target(variant))
 
+    def model_targets(self, variant: str) -> list[str]:
+        """The targets at which `variant` is a model of its own: each target for a
+        per-target variant, else the first (one model serves every target)."""
+        return self.targets if self.is_per_target(variant) else self.targets[:1]
+
     def parse_concrete(self, concrete: str) -> tuple[str, str | None]:
         """(config variant, target or None) of a concrete variant name."""
         if concrete in self.variants and not self.is_per_target(concrete):
@@ -64,7 +69,8 @@ class Plan(ResultPaths, Resources):
             return base, fmt_target(rest[:-1])
         if concrete in self.variants:
             # a per-target variant's own name is no model: each target is one
-            names = ", ".join(f"'{self.concrete(concrete, t)}'" for t in self.targets)
+            names = ", ".join(f"'{self.concrete(concrete, t)}'"
+                              for t in self.model_targets(concrete))
             raise PfError(f"variant '{concrete}' trains one model per target speed-up: "
                           f"name one of them ({names})")
         raise PfError(f"unknown variant '{concrete}'{did_you_mean(concrete, self.variants)}")
@@ -132,8 +138,7 @@ class Plan(ResultPaths, Resources):
         once per target): `resources.train_together`; empty: one job per model."""
         out: list[str] = []
         for variant in self.config["resources"].get("train_together") or []:
-            out += ([self.concrete(variant, t) for t in self.targets]
-                    if self.is_per_target(variant) else [variant])
+            out += [self.concrete(variant, t) for t in self.model_targets(variant)]
         return out
 
     def teacher(self, concrete: str) -> str | None:
@@ -197,12 +202,8 @@ class Plan(ResultPaths, Resources):
                    seeds: list[int]) -> list[Job]:
         """Metrics of single-speed-up variants drawn as markers: per-target variants at
         every target, the others at the first target."""
-        jobs = []
-        for v in variants:
-            for r in (self.targets if self.is_per_target(v) else self.targets[:1]):
-                jobs += [Job(backbone, t, self.concrete(v, r), s, r)
-                         for t in tasks for s in seeds]
-        return sorted(set(jobs))
+        return sorted({Job(backbone, t, self.concrete(v, r), s, r) for v in variants
+                       for r in self.model_targets(v) for t in tasks for s in seeds})
 
     def figure_metrics(self, figure: str) -> list[str]:
         """The metrics files a figure reads (Figure 4: its two variants; curve figures:
@@ -235,12 +236,8 @@ class Plan(ResultPaths, Resources):
         spec = (self.config.get("figures") or {}).get(EXIT_ACCURACY)
         if not spec:
             return []
-        out: list[str] = []
-        for v in spec["variants"]:
-            for r in (self.targets if self.is_per_target(v) else self.targets[:1]):
-                if self.concrete(v, r) not in out:
-                    out.append(self.concrete(v, r))
-        return out
+        names = [self.concrete(v, r) for v in spec["variants"] for r in self.model_targets(v)]
+        return list(dict.fromkeys(names))
 
     def exit_accuracy_inputs(self) -> list[str]:
         """The per-layer outputs files (evaluation split) the per-exit accuracy figure reads."""
