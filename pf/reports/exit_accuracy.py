@@ -22,7 +22,7 @@ from pf.errors import PfError
 from pf.layout import EXIT_ACCURACY, outputs_path
 from pf.metrics_schema import degenerate_reason
 from pf.reports.plotting import (MARKERS, Figure, WrittenFigure, pyplot, row_major,
-                                 save_png, task_panels, wrap)
+                                 task_panels, wrap, write_png)
 from pf.reports.spec import ReportSpec
 from pf.tasks import TASKS
 
@@ -196,14 +196,8 @@ def write_exit_accuracy(paths: Iterable[str | os.PathLike], spec: ReportSpec,
     """exit_accuracy.png and exit_accuracy.csv (the frame, per seed) in `out_dir`."""
     from pf.io import atomic_write_text
 
-    plt = pyplot()
     frame = exit_accuracy_frame(paths)
-    drawn = exit_accuracy_figure(frame, spec)
-    out_dir = Path(out_dir)
-    try:
-        png = save_png(drawn.fig, out_dir / f"{EXIT_ACCURACY}.png")
-    finally:
-        plt.close(drawn.fig)
-    csv = out_dir / f"{EXIT_ACCURACY}.csv"
+    written = write_png(exit_accuracy_figure(frame, spec), Path(out_dir) / f"{EXIT_ACCURACY}.png")
+    csv = Path(out_dir) / f"{EXIT_ACCURACY}.csv"
     atomic_write_text(csv, frame.to_csv(index=False, float_format="%.6f", lineterminator="\n"))
-    return WrittenFigure([png, csv], drawn.degenerate)
+    return WrittenFigure(written.paths + [csv], written.degenerate)
