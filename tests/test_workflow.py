@@ -10,8 +10,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
-from collections import Counter
 from pathlib import Path
 
 import pytest

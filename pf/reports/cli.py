@@ -20,7 +20,6 @@ the tables and named in a warning on stderr. Outputs (atomic): {out-dir}/table{N
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 

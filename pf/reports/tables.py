@@ -35,7 +35,7 @@ from pf.errors import PfError
 from pf.io import atomic_write_text
 from pf.layout import latency_path
 from pf.reports.results import MetricsIndex, ResultKey, degenerate_results, resolve_seeds
-from pf.reports.spec import ReportSpec, RowSpec, TableSpec, order_tasks
+from pf.reports.spec import ReportSpec, RowSpec, order_tasks
 from pf.tasks import TASKS
 
 AVG = "Avg."
