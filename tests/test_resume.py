@@ -226,7 +226,9 @@ def test_snakemake_keeps_the_checkpoint_of_a_killed_job_and_the_rerun_resumes(tm
     import yaml
 
     config = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
-    config["training"]["defaults"].update(epochs=10)           # 640 / 32 = 20 steps each
+    # full alone long enough to be killed after a checkpoint (640 / 32 = 20 steps an epoch);
+    # the job's other models keep the smoke config's 4 epochs
+    config["training"].setdefault("variants", {})["full"] = {"epochs": 10}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     model = tmp_path / "results/smoke/models/bert/sst2/full/seed42"
     state = model.parent / "seed42.resume" / "state.json"
