@@ -119,16 +119,31 @@ def read_yaml(path: str | os.PathLike) -> Any:
     return _read(path, yaml.safe_load, (yaml.YAMLError, UnicodeDecodeError), "YAML")
 
 
-def sort_safetensors_metadata(path: str | os.PathLike) -> None:
-    """Rewrite the header with its metadata keys sorted, in place: safetensors writes a
-    metadata map in an order that changes from process to process, and same-seed runs must
-    give byte-identical files. Same keys and values, so the header keeps its length."""
+def write_safetensors(path: str | os.PathLike, tensors: dict[str, Any],
+                      metadata: dict[str, str]) -> None:
+    """Write `tensors` (all numpy arrays, or all torch tensors) to `path` atomically, with the
+    metadata keys sorted: safetensors writes a metadata map in an order that changes from
+    process to process, and same-seed runs must give byte-identical files. numpy arrays go
+    through safetensors' numpy writer, so that numpy-only callers never import torch."""
+    import numpy as np
+
+    if all(isinstance(t, np.ndarray) for t in tensors.values()):
+        from safetensors.numpy import save_file
+    else:
+        from safetensors.torch import save_file
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+        _sort_metadata(tmp)
+
+
+def _sort_metadata(path: Path) -> None:
+    """Rewrite a safetensors header with its metadata keys sorted, in place. Same keys and
+    values, so the header keeps its length."""
     import struct
 
     with open(path, "r+b") as f:
         (n,) = struct.unpack("<Q", f.read(8))
-        raw = f.read(n)
-        header = json.loads(raw)
+        header = json.loads(f.read(n))
         header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
         text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         if len(text) > n:       # not expected; the file stays valid, only its order varies

@@ -60,17 +60,13 @@ def validate(out: LayerOutputs, where: str) -> LayerOutputs:
 
 def save_outputs(path: str | os.PathLike, out: LayerOutputs) -> None:
     """Write `out` atomically (numpy only)."""
-    from safetensors.numpy import save_file
-
-    from pf.io import atomic_path, sort_safetensors_metadata
+    from pf.io import write_safetensors
 
     validate(out, str(path))
     tensors = {"logits": np.ascontiguousarray(out.logits, dtype=np.float32),
                "labels": np.ascontiguousarray(out.labels, dtype=np.int64),
                "exit_layers": np.ascontiguousarray(out.exit_layers, dtype=np.int64)}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=out.metadata())
-        sort_safetensors_metadata(tmp)
+    write_safetensors(path, tensors, out.metadata())
 
 
 def load_outputs(path: str | os.PathLike) -> LayerOutputs:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pf.io import sort_safetensors_metadata
+from pf.io import write_safetensors
 from pf.versions import package_versions
 
 if TYPE_CHECKING:  # torch is imported lazily: `pf --help` stays fast
@@ -284,11 +284,8 @@ def carve_heldout(examples: list, fraction: float, seed: int) -> tuple[list, lis
 
 
 def _save_split(path: Path, encoded: dict, ids: list[str], task: str, split: str) -> None:
-    from safetensors.torch import save_file
-
-    save_file({k: encoded[k].contiguous() for k in TENSOR_KEYS}, str(path),
-              metadata={"ids": json.dumps(ids), "task": task, "split": split})
-    sort_safetensors_metadata(path)
+    write_safetensors(path, {k: encoded[k].contiguous() for k in TENSOR_KEYS},
+                      {"ids": json.dumps(ids), "task": task, "split": split})
 
 
 VERSION_PACKAGES = ("pf-early-exit", "torch", "transformers", "tokenizers", "datasets",

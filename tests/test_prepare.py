@@ -91,7 +91,7 @@ def test_prepare_deterministic(tmp_path):
                 safe_open(str(tmp_path / "b" / f"{split}.safetensors"), "pt") as fb:
             assert fa.metadata() == fb.metadata()
         # byte for byte: safetensors writes its metadata map in an order that changes from
-        # call to call; pf sorts it (pf.io.sort_safetensors_metadata)
+        # call to call; pf sorts it (pf.io.write_safetensors)
         raw = (tmp_path / "a" / f"{split}.safetensors").read_bytes()
         assert raw == (tmp_path / "b" / f"{split}.safetensors").read_bytes()
         header = json.loads(raw[8:8 + int.from_bytes(raw[:8], "little")])

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from pf.errors import PfError
-from pf.io import atomic_path, atomic_write_json, atomic_write_text, read_json
+from pf.io import atomic_write_json, atomic_write_text, read_json, write_safetensors
 from pf.versions import package_versions
 
 FORMAT = "pf-model/1"
@@ -59,15 +59,10 @@ def model_description(model) -> dict[str, Any]:
 def save_checkpoint(model, out_dir: str | os.PathLike, info: dict[str, Any],
                     log_records: list[dict[str, Any]] | None = None) -> Path:
     """Write model.safetensors, train_log.jsonl and (last) model.json into `out_dir`."""
-    from safetensors.torch import save_file
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(out / WEIGHTS) as tmp:
-        # one metadata key only: safetensors writes a multi-key map in arbitrary order, and
-        # same-seed runs must give byte-identical files
-        save_file(tensors, str(tmp), metadata={"format": FORMAT})
+    write_safetensors(out / WEIGHTS, tensors, {"format": FORMAT})
     if log_records is not None:
         atomic_write_text(out / LOG, "".join(json.dumps(r, sort_keys=True) + "\n"
                                              for r in log_records))

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from pf.errors import PfError
-from pf.io import atomic_path, atomic_write_json, read_json
+from pf.io import atomic_write_json, read_json, write_safetensors
 
 FORMAT = "pf-resume/1"
 STATE = "state.json"
@@ -175,8 +175,6 @@ class ResumeStore:
 
     # ----------------------------------------------------------------------------- save
     def save(self, point: ResumePoint) -> Path:
-        from safetensors.torch import save_file
-
         self.dir.mkdir(parents=True, exist_ok=True)
         tensors = {f"model.{k}": _cpu(v) for k, v in point.model.items()}
         opt_tensors, opt_meta = _split_optimizer(point.optimizer)
@@ -192,8 +190,7 @@ class ResumeStore:
         previous = self._read_state()
         serial = int(previous.get("serial", 0)) + 1 if previous else 1
         name = f"state-{serial:06d}.safetensors"
-        with atomic_path(self.dir / name) as tmp:
-            save_file(tensors, str(tmp), metadata={"format": FORMAT})
+        write_safetensors(self.dir / name, tensors, {"format": FORMAT})
         state = {
             "format": FORMAT,
             "serial": serial,
