@@ -196,8 +196,9 @@ def write_exit_accuracy(paths: Iterable[str | os.PathLike], spec: ReportSpec,
     """exit_accuracy.png and exit_accuracy.csv (the frame, per seed) in `out_dir`."""
     from pf.io import atomic_write_text
 
+    out_dir = Path(out_dir)
     frame = exit_accuracy_frame(paths)
-    written = write_png(exit_accuracy_figure(frame, spec), Path(out_dir) / f"{EXIT_ACCURACY}.png")
-    csv = Path(out_dir) / f"{EXIT_ACCURACY}.csv"
+    written = write_png(exit_accuracy_figure(frame, spec), out_dir / f"{EXIT_ACCURACY}.png")
+    csv = out_dir / f"{EXIT_ACCURACY}.csv"
     atomic_write_text(csv, frame.to_csv(index=False, float_format="%.6f", lineterminator="\n"))
     return WrittenFigure(written.paths + [csv], written.degenerate)
